@@ -1,0 +1,1 @@
+//! Mesh file input/output (in progress).
