@@ -6,8 +6,10 @@
 //! Shift-and-invert **block** subspace iteration with Rayleigh–Ritz projection:
 //! `K = L + σM` (σ > 0 small, so `K` is positive definite even though `L` is singular) is
 //! factorised once by sparse Cholesky; each iteration applies `K⁻¹M` to a block of `p > k`
-//! vectors, M-orthonormalises it (Cholesky-QR, twice), solves the projected `p × p`
-//! eigenproblem and checks the residuals `‖Lφ − λMφ‖` of the wanted `k` pairs. Because the
+//! vectors, scales its columns to unit M-norm, solves the projected generalised `p × p`
+//! eigenproblem (Rayleigh–Ritz through a Cholesky factor of the small M-Gram matrix) and
+//! checks the residuals `‖Lφ − λMφ‖` of the wanted `k` pairs; the converged vectors are
+//! M-orthonormalised once more (Cholesky-QR, twice). Because the
 //! whole block is iterated, eigenvalues of any multiplicity below `p` are found with a full
 //! M-orthonormal eigenbasis — the sphere's `l(l+1)` with multiplicity `2l + 1`, for example,
 //! where single-vector Lanczos would miss copies. Small problems (`V ≤ dense_threshold`)
@@ -154,6 +156,10 @@ fn dense_eigenpairs(l: &CsMat<f64>, m: &CsMat<f64>, k: usize) -> Result<EigenPai
     Ok(finish(values, u, 0))
 }
 
+fn symmetrize(a: &Mat<f64>) -> Mat<f64> {
+    Mat::from_fn(a.nrows(), a.ncols(), |i, j| 0.5 * (a[(i, j)] + a[(j, i)]))
+}
+
 /// Fixes signs and flattens.
 fn finish(values: Vec<f64>, mut vecs: Mat<f64>, iterations: usize) -> EigenPairs {
     let n = vecs.nrows();
@@ -236,26 +242,71 @@ fn block_iteration(
     m_orthonormalize(&mut x, m)?;
     let mut worst = f64::INFINITY;
     for it in 1..=options.max_iterations {
-        // Y = K⁻¹ M X
+        // Y = K⁻¹ M X, columns scaled to unit M-norm. After this equilibration the M-Gram
+        // matrix is close to the identity (the columns differ mostly in scale, 1/(λ + σ)),
+        // so one Cholesky of the p × p Gram matrix is accurate and the n × p block never
+        // needs an explicit orthonormalisation inside the loop.
         let mut y = spmm(m, &x);
         chol.solve_mat_in_place(y.as_mut());
-        m_orthonormalize(&mut y, m)?;
-        // Rayleigh–Ritz: A = Yᵀ L Y (Y is M-orthonormal, so the projected problem is standard).
+        let my = spmm(m, &y);
+        for j in 0..p {
+            let norm2: f64 = y
+                .col_as_slice(j)
+                .iter()
+                .zip(my.col_as_slice(j))
+                .map(|(a, b)| a * b)
+                .sum();
+            let inv = 1.0 / norm2.max(f64::MIN_POSITIVE).sqrt();
+            y.col_as_slice_mut(j).iter_mut().for_each(|v| *v *= inv);
+        }
+        let my = spmm(m, &y);
         let ly = spmm(l, &y);
-        let a = y.transpose() * &ly;
-        let a = Mat::from_fn(p, p, |i, j| 0.5 * (a[(i, j)] + a[(j, i)]));
-        let evd = a.self_adjoint_eigen(Side::Lower).map_err(|e| {
-            GeometryError::Numerical(format!("projected eigensolver failed ({e:?})"))
-        })?;
-        x = &y * evd.U();
+        // Rayleigh–Ritz on span(Y): A c = θ G c with G = YᵀMY = RRᵀ, A = YᵀLY.
+        let g = symmetrize(&(y.transpose() * &my));
+        let a = symmetrize(&(y.transpose() * &ly));
+        let r = g
+            .llt(Side::Lower)
+            .map_err(|_| {
+                GeometryError::Numerical(
+                    "the iteration block lost rank (M-Gram matrix not positive definite)".into(),
+                )
+            })?
+            .L()
+            .to_owned();
+        let mut c = a;
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+            r.as_ref(),
+            c.as_mut(),
+            faer::Par::Seq,
+        );
+        let mut c = c.transpose().to_owned();
+        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
+            r.as_ref(),
+            c.as_mut(),
+            faer::Par::Seq,
+        );
+        let evd = symmetrize(&c)
+            .self_adjoint_eigen(Side::Lower)
+            .map_err(|e| {
+                GeometryError::Numerical(format!("projected eigensolver failed ({e:?})"))
+            })?;
+        // Ritz coefficients W = R⁻ᵀ U, Ritz vectors X = Y W.
+        let mut w = evd.U().to_owned();
+        faer::linalg::triangular_solve::solve_upper_triangular_in_place(
+            r.transpose(),
+            w.as_mut(),
+            faer::Par::Seq,
+        );
+        x = &y * &w;
         let values: Vec<f64> = (0..p).map(|i| evd.S()[i]).collect();
-        // Residuals of the wanted pairs: LX − MXΛ = (LY)U − M X Λ.
-        let lx = &ly * evd.U().subcols(0, k);
-        let mx = spmm(m, &x.subcols(0, k).to_owned());
+        // Residuals of the wanted pairs: L X − M X Λ = (LY)W − (MY)W Λ.
+        let wk = w.subcols(0, k);
+        let lx = &ly * wk;
+        let mx = &my * wk;
         worst = 0.0;
+        let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
         for j in 0..k {
             let (lc, mc) = (lx.col_as_slice(j), mx.col_as_slice(j));
-            let norm = |v: &[f64]| v.iter().map(|a| a * a).sum::<f64>().sqrt();
             let r: f64 = lc
                 .iter()
                 .zip(mc)
@@ -266,7 +317,9 @@ fn block_iteration(
             worst = worst.max(r / scale);
         }
         if worst <= options.tolerance {
-            let vecs = x.subcols(0, k).to_owned();
+            // Final clean-up: exact M-orthonormality of the returned vectors.
+            let mut vecs = x.subcols(0, k).to_owned();
+            m_orthonormalize(&mut vecs, m)?;
             return Ok(finish(values[..k].to_vec(), vecs, it));
         }
     }
