@@ -122,26 +122,12 @@ fn to_dense(a: &CsMat<f64>) -> Mat<f64> {
 
 /// Dense path: `M = RRᵀ` (Cholesky), solve the standard problem `R⁻¹ L R⁻ᵀ`.
 fn dense_eigenpairs(l: &CsMat<f64>, m: &CsMat<f64>, k: usize) -> Result<EigenPairs> {
-    let n = l.rows();
     let md = to_dense(m);
     let chol = md.llt(Side::Lower).map_err(|e| {
         GeometryError::Numerical(format!("mass matrix is not positive definite ({e:?})"))
     })?;
     let r = chol.L().to_owned();
-    // C = R⁻¹ L R⁻ᵀ
-    let mut c = to_dense(l);
-    faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-        r.as_ref(),
-        c.as_mut(),
-        faer::Par::Seq,
-    );
-    let mut ct = c.transpose().to_owned();
-    faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-        r.as_ref(),
-        ct.as_mut(),
-        faer::Par::Seq,
-    );
-    let sym = Mat::from_fn(n, n, |i, j| 0.5 * (ct[(i, j)] + ct[(j, i)]));
+    let sym = congruence_inverse(&r, to_dense(l));
     let evd = sym
         .self_adjoint_eigen(Side::Lower)
         .map_err(|e| GeometryError::Numerical(format!("dense eigensolver failed ({e:?})")))?;
@@ -154,6 +140,16 @@ fn dense_eigenpairs(l: &CsMat<f64>, m: &CsMat<f64>, k: usize) -> Result<EigenPai
     );
     let values = (0..k).map(|i| evd.S()[i]).collect();
     Ok(finish(values, u, 0))
+}
+
+/// `R⁻¹ A R⁻ᵀ` (symmetrised) for a lower-triangular `R`: reduces the generalised problem
+/// `A c = θ RRᵀ c` to a standard symmetric one.
+fn congruence_inverse(r: &Mat<f64>, mut a: Mat<f64>) -> Mat<f64> {
+    use faer::linalg::triangular_solve::solve_lower_triangular_in_place;
+    solve_lower_triangular_in_place(r.as_ref(), a.as_mut(), faer::Par::Seq);
+    let mut at = a.transpose().to_owned();
+    solve_lower_triangular_in_place(r.as_ref(), at.as_mut(), faer::Par::Seq);
+    symmetrize(&at)
 }
 
 fn symmetrize(a: &Mat<f64>) -> Mat<f64> {
@@ -273,23 +269,10 @@ fn block_iteration(
             })?
             .L()
             .to_owned();
-        let mut c = a;
-        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-            r.as_ref(),
-            c.as_mut(),
-            faer::Par::Seq,
-        );
-        let mut c = c.transpose().to_owned();
-        faer::linalg::triangular_solve::solve_lower_triangular_in_place(
-            r.as_ref(),
-            c.as_mut(),
-            faer::Par::Seq,
-        );
-        let evd = symmetrize(&c)
-            .self_adjoint_eigen(Side::Lower)
-            .map_err(|e| {
-                GeometryError::Numerical(format!("projected eigensolver failed ({e:?})"))
-            })?;
+        let c = congruence_inverse(&r, a);
+        let evd = c.self_adjoint_eigen(Side::Lower).map_err(|e| {
+            GeometryError::Numerical(format!("projected eigensolver failed ({e:?})"))
+        })?;
         // Ritz coefficients W = R⁻ᵀ U, Ritz vectors X = Y W.
         let mut w = evd.U().to_owned();
         faer::linalg::triangular_solve::solve_upper_triangular_in_place(

@@ -145,15 +145,6 @@ pub fn knn_graph_laplacian(points: &[Point3<f64>], k: usize) -> Result<CsMat<f64
             "knn_graph_laplacian needs 0 < k < number of points ({n}), got k = {k}"
         )));
     }
-    if let Some(i) = points
-        .iter()
-        .position(|p| !p.coords.iter().all(|c| c.is_finite()))
-    {
-        return Err(GeometryError::NonFinite {
-            what: "point",
-            index: i,
-        });
-    }
     let index = PointIndex::new(points)?;
     let mut pairs: Vec<(usize, usize, f64)> = Vec::with_capacity(n * k);
     let mut kth_sum = 0.0;

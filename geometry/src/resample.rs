@@ -46,15 +46,7 @@ impl PointIndex {
         if points.is_empty() {
             return Err(GeometryError::EmptyMesh("no points to index".into()));
         }
-        if let Some(i) = points
-            .iter()
-            .position(|p| !p.coords.iter().all(|c| c.is_finite()))
-        {
-            return Err(GeometryError::NonFinite {
-                what: "point",
-                index: i,
-            });
-        }
+        check_finite(points, "point")?;
         let coords: Vec<[f64; 3]> = points.iter().map(to_array).collect();
         let tree = ImmutableKdTree::new_from_slice(&coords)
             .map_err(|e| GeometryError::Numerical(format!("k-d tree construction: {e:?}")))?;
@@ -122,7 +114,7 @@ pub struct Resampler {
 impl Resampler {
     /// Nearest-neighbour resampling.
     pub fn nearest(source: &[Point3<f64>], target: &[Point3<f64>]) -> Result<Self> {
-        check_finite(target)?;
+        check_finite(target, "target point")?;
         let index = PointIndex::new(source)?;
         let nn = index.nearest_batch(target);
         let indptr: Vec<usize> = (0..=target.len()).collect();
@@ -149,7 +141,7 @@ impl Resampler {
                 "inverse-distance resampling needs k ≥ 1 and a positive power, got k = {k}, power = {power}"
             )));
         }
-        check_finite(target)?;
+        check_finite(target, "target point")?;
         let index = PointIndex::new(source)?;
         let mut t = TriMat::with_capacity((target.len(), source.len()), target.len() * k);
         for (i, q) in target.iter().enumerate() {
@@ -179,7 +171,7 @@ impl Resampler {
                 "barycentric resampling needs a source mesh with faces".into(),
             ));
         }
-        check_finite(target)?;
+        check_finite(target, "target point")?;
         let candidates = 8;
         let index = PointIndex::new(source.positions())?;
         let incident = vertex_faces(source);
@@ -279,15 +271,12 @@ impl FromF64 for f64 {
     }
 }
 
-fn check_finite(points: &[Point3<f64>]) -> Result<()> {
+fn check_finite(points: &[Point3<f64>], what: &'static str) -> Result<()> {
     match points
         .iter()
         .position(|p| !p.coords.iter().all(|c| c.is_finite()))
     {
-        Some(i) => Err(GeometryError::NonFinite {
-            what: "target point",
-            index: i,
-        }),
+        Some(index) => Err(GeometryError::NonFinite { what, index }),
         None => Ok(()),
     }
 }
