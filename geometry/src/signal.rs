@@ -328,7 +328,7 @@ impl Normalisation {
     /// Writes the statistics as JSON (atomically: temp file, then rename).
     pub fn save(&self, path: &Path) -> Result<()> {
         let json = serde_json::to_string_pretty(self).expect("normalisation serialises");
-        write_atomic(path, json.as_bytes())
+        crate::io::write_atomic(path, json.as_bytes())
     }
 
     /// Reads statistics written by [`Normalisation::save`].
@@ -345,30 +345,6 @@ impl Normalisation {
         n.validate()?;
         Ok(n)
     }
-}
-
-/// Writes `bytes` to `path` atomically: a temporary file in the same directory, flushed, then
-/// renamed over the target, so readers never see a half-written file.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::io::Write;
-    let io = |source| GeometryError::Io {
-        path: path.into(),
-        source,
-    };
-    let dir = path
-        .parent()
-        .filter(|d| !d.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp{}", std::process::id()));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(bytes).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    drop(f);
-    std::fs::rename(&tmp, path).map_err(io)
 }
 
 #[cfg(test)]

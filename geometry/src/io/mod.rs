@@ -26,6 +26,7 @@ mod ply;
 pub use obj::{parse_obj, read_obj};
 pub use ply::{parse_ply, read_ply, write_ply, write_ply_ascii};
 
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::error::{GeometryError, Result};
@@ -134,6 +135,49 @@ pub fn require_shared_data() -> Option<PathBuf> {
     }
     eprintln!("skipping: {why}");
     None
+}
+
+/// Writes `bytes` to `path` atomically: a uniquely named temporary file in the same
+/// directory is written and flushed to disk, then renamed over `path`, so readers (and a
+/// crash mid-write) never leave a half-written file. The temporary file is removed on error.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+    let io_err = |p: &Path| {
+        let p = p.to_path_buf();
+        move |source| GeometryError::Io { path: p, source }
+    };
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
+        _ => PathBuf::from("."),
+    };
+    let name = path.file_name().ok_or_else(|| {
+        GeometryError::InvalidArgument(format!("{} is not a file path", path.display()))
+    })?;
+    let tmp = dir.join(format!(
+        ".{}.{}-{}.tmp",
+        name.to_string_lossy(),
+        std::process::id(),
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    ));
+    let written = (|| {
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)?;
+        file.write_all(bytes)?;
+        file.sync_all()
+    })();
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(path)(e));
+    }
+    if let Err(e) = std::fs::rename(&tmp, path) {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(io_err(path)(e));
+    }
+    Ok(())
 }
 
 #[cfg(test)]

@@ -16,8 +16,7 @@
 //! index (`vertex 37`, `face 12`), with the line number for ASCII bodies. The reader never
 //! panics and never allocates more than the input can fill, whatever the bytes.
 
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use nalgebra::Point3;
 
@@ -89,7 +88,7 @@ pub fn write_ply(
     vertex_colors: Option<&[[u8; 3]]>,
 ) -> Result<()> {
     let bytes = encode_ply(mesh, vertex_properties, vertex_colors, false)?;
-    write_atomically(path, &bytes)
+    super::write_atomic(path, &bytes)
 }
 
 /// As [`write_ply`], but in the `ascii 1.0` format (each `float32` printed with the fewest
@@ -104,7 +103,7 @@ pub fn write_ply_ascii(
     vertex_colors: Option<&[[u8; 3]]>,
 ) -> Result<()> {
     let bytes = encode_ply(mesh, vertex_properties, vertex_colors, true)?;
-    write_atomically(path, &bytes)
+    super::write_atomic(path, &bytes)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -984,47 +983,6 @@ fn encode_ply(
         }
     }
     Ok(out)
-}
-
-/// Writes `bytes` to a temporary file beside `path`, syncs it, and renames it over `path`.
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    use std::sync::atomic::{AtomicUsize, Ordering};
-    static COUNTER: AtomicUsize = AtomicUsize::new(0);
-
-    let io_err = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| GeometryError::Io { path: p, source }
-    };
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path.file_name().ok_or_else(|| {
-        GeometryError::InvalidArgument(format!("{} is not a file path", path.display()))
-    })?;
-    let tmp = dir.join(format!(
-        ".{}.{}-{}.tmp",
-        name.to_string_lossy(),
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let written = (|| {
-        let mut file = std::fs::OpenOptions::new()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_err(path)(e));
-    }
-    if let Err(e) = std::fs::rename(&tmp, path) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_err(path)(e));
-    }
-    Ok(())
 }
 
 #[cfg(test)]
