@@ -45,6 +45,41 @@ pub enum DatasetError {
         /// Comma-separated names that exist.
         available: String,
     },
+    /// A malformed degradation or noise spec such as `mask:1.5` or `gaussian:x`; `message`
+    /// says what is wrong and lists the accepted forms.
+    #[error("invalid {what} spec `{spec}`: {message}")]
+    InvalidSpec {
+        /// What kind of spec (`degradation`, `noise`).
+        what: &'static str,
+        /// The spec as given.
+        spec: String,
+        /// What is wrong and what is expected.
+        message: String,
+    },
+    /// An argument outside its valid range (a mask rate above 1, a negative noise level).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+    /// Array sizes that do not agree (a signal whose length is not the operator's `V`).
+    #[error("shape mismatch in {what}: expected {expected}, got {got}")]
+    ShapeMismatch {
+        /// What was being checked.
+        what: String,
+        /// The expected size.
+        expected: usize,
+        /// The size found.
+        got: usize,
+    },
+    /// A NaN or infinite value where finite data is required.
+    #[error("{what} {index} is not finite")]
+    NonFinite {
+        /// What kind of item (`signal value`, ...).
+        what: &'static str,
+        /// Its index.
+        index: usize,
+    },
+    /// An error from the geometry crate (a Laplacian that cannot be factorised, ...).
+    #[error(transparent)]
+    Geometry(#[from] meshflow_geometry::GeometryError),
 }
 
 /// Result alias for the datasets crate.
