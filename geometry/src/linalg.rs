@@ -82,6 +82,21 @@ impl SparseCholesky {
         self.llt.solve_in_place(m.as_mut());
     }
 
+    /// Solves `A X = B` in place for `r` right-hand sides stored one after another in `b`
+    /// (column-major `[n × r]`, which is also a row-major `[r × n]` batch of signals). The
+    /// blocked solve is much faster than `r` single solves.
+    ///
+    /// # Panics
+    /// If `b.len() != n · r` (a programming error).
+    pub fn solve_many_in_place(&self, b: &mut [f64], r: usize) {
+        assert_eq!(b.len(), self.n * r, "right-hand sides length");
+        if r == 0 {
+            return;
+        }
+        let m = faer::MatMut::from_column_major_slice_mut(b, self.n, r);
+        self.llt.solve_in_place(m);
+    }
+
     /// Solves `A X = B` in place for all columns of `b` (`n × r`).
     pub fn solve_mat_in_place(&self, b: MatMut<'_, f64>) {
         assert_eq!(b.nrows(), self.n, "right-hand side rows");
@@ -145,6 +160,30 @@ mod tests {
             .map(|(u, v)| (u - v).abs())
             .fold(0.0, f64::max);
         assert!(err < 1e-12, "error {err}");
+    }
+
+    #[test]
+    fn blocked_solve_equals_single_solves() {
+        let n = 30;
+        let mut t = TriMat::new((n, n));
+        for i in 0..n {
+            t.add_triplet(i, i, 3.0);
+            if i + 1 < n {
+                t.add_triplet(i, i + 1, -1.0);
+                t.add_triplet(i + 1, i, -1.0);
+            }
+        }
+        let chol = SparseCholesky::factor(&t.to_csr()).unwrap();
+        let mut many: Vec<f64> = (0..3 * n).map(|i| ((i * 37) % 11) as f64 - 5.0).collect();
+        let mut singles = many.clone();
+        chol.solve_many_in_place(&mut many, 3);
+        for col in singles.chunks_mut(n) {
+            chol.solve_in_place(col);
+        }
+        assert!(many
+            .iter()
+            .zip(&singles)
+            .all(|(a, b)| (a - b).abs() < 1e-12));
     }
 
     #[test]

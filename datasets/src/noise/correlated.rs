@@ -76,8 +76,7 @@ impl VarianceMethod {
 ///
 /// # Cost
 /// `A` is factorised once (sparse Cholesky); a draw costs one forward/backward solve per
-/// signal, and a `[B × V]` batch solves its `B` rows in parallel threads (a batch of 32 on
-/// the 61 × 120 grid: ~0.1 s; on the 181 × 360 grid: ~1.9 s, on a loaded 2-core machine).
+/// signal, and a `[B × V]` batch is one blocked multi-right-hand-side solve.
 /// Construction also computes the per-vertex variance (see [`VarianceMethod`] for its cost):
 /// build the model once, outside the training loop.
 #[derive(Debug, Clone)]
@@ -246,8 +245,8 @@ impl NoiseModel for CorrelatedGaussianNoise {
             "correlated noise on {v} vertices got a signal of length {} (not [B × {v}])",
             x0.len()
         );
-        // Draw all the white noise first, in row order, so the result does not depend on how
-        // the solves are spread over threads.
+        // All the white noise is drawn first, in row order; the rows are then solved as one
+        // blocked multi-right-hand-side solve.
         let mut z: Vec<f64> = x0
             .iter()
             .enumerate()
@@ -256,7 +255,7 @@ impl NoiseModel for CorrelatedGaussianNoise {
                 e * self.sqrt_mass[i % v]
             })
             .collect();
-        for_each_row_parallel(&mut z, v, |_, row| self.chol.solve_in_place(row));
+        self.chol.solve_many_in_place(&mut z, x0.len() / v);
         x0.iter()
             .zip(&z)
             .enumerate()
@@ -289,98 +288,58 @@ impl NoiseModel for CorrelatedGaussianNoise {
     }
 }
 
-/// Number of worker threads for parallel solves.
-fn num_threads(work_items: usize) -> usize {
-    std::thread::available_parallelism()
-        .map_or(1, |n| n.get())
-        .min(work_items)
-        .max(1)
-}
+/// Right-hand sides per blocked solve when estimating the variance.
+const BLOCK: usize = 64;
 
-/// Calls `f(row_index, row)` for every row of the row-major `[R × v]` buffer, spreading rows
-/// over threads.
-fn for_each_row_parallel<F>(buf: &mut [f64], v: usize, f: F)
-where
-    F: Fn(usize, &mut [f64]) + Sync,
-{
-    let rows = buf.len() / v;
-    let threads = num_threads(rows);
-    if threads <= 1 {
-        for (r, row) in buf.chunks_mut(v).enumerate() {
-            f(r, row);
-        }
-        return;
-    }
-    let rows_per_thread = rows.div_ceil(threads);
-    std::thread::scope(|s| {
-        for (t, block) in buf.chunks_mut(rows_per_thread * v).enumerate() {
-            let f = &f;
-            s.spawn(move || {
-                for (r, row) in block.chunks_mut(v).enumerate() {
-                    f(t * rows_per_thread + r, row);
-                }
-            });
-        }
-    });
-}
-
-/// `Dᵢ = (A⁻¹MA⁻¹)ᵢᵢ = Σⱼ Mⱼ (A⁻¹eᵢ)ⱼ²`, one solve per vertex, in parallel.
+/// `Dᵢ = (A⁻¹MA⁻¹)ᵢᵢ = Σⱼ Mⱼ (A⁻¹eᵢ)ⱼ²`: solves for the unit vectors, `BLOCK` at a time.
 fn exact_variance(chol: &SparseCholesky, mass: &[f64]) -> Vec<f64> {
     let n = mass.len();
     let mut out = vec![0.0; n];
-    let threads = num_threads(n);
-    let per_thread = n.div_ceil(threads);
-    std::thread::scope(|s| {
-        for (t, block) in out.chunks_mut(per_thread).enumerate() {
-            s.spawn(move || {
-                let mut col = vec![0.0; n];
-                for (k, d) in block.iter_mut().enumerate() {
-                    let i = t * per_thread + k;
-                    col.iter_mut().for_each(|c| *c = 0.0);
-                    col[i] = 1.0;
-                    chol.solve_in_place(&mut col);
-                    *d = col.iter().zip(mass).map(|(c, m)| m * c * c).sum();
-                }
-            });
+    let mut buf = vec![0.0; n * BLOCK];
+    for start in (0..n).step_by(BLOCK) {
+        let r = BLOCK.min(n - start);
+        let cols = &mut buf[..n * r];
+        cols.iter_mut().for_each(|c| *c = 0.0);
+        for k in 0..r {
+            cols[k * n + start + k] = 1.0;
         }
-    });
+        chol.solve_many_in_place(cols, r);
+        for (k, col) in cols.chunks(n).enumerate() {
+            out[start + k] = col.iter().zip(mass).map(|(c, m)| m * c * c).sum();
+        }
+    }
     out
 }
 
-/// Mean of `z²` over `probes` fields `z = A⁻¹M^{1/2}ε`; probe `k` uses the seed `seed + k`, and
-/// the probes are summed in a fixed order of 16 groups, so the result depends only on `seed`
-/// and `probes` (not on the number of threads).
+/// Mean of `z²` over `probes` fields `z = A⁻¹M^{1/2}ε`; probe `k` uses the seed `seed + k` and
+/// the probes are summed in order, so the result depends only on `seed` and `probes`.
 fn monte_carlo_variance(
     chol: &SparseCholesky,
     sqrt_mass: &[f64],
     probes: usize,
     seed: u64,
 ) -> Vec<f64> {
-    const GROUPS: usize = 16;
     let n = sqrt_mass.len();
-    let mut partial = vec![0.0; GROUPS * n];
-    for_each_row_parallel(&mut partial, n, |g, acc| {
-        let mut z = vec![0.0; n];
-        for k in (g..probes).step_by(GROUPS) {
-            let mut rng = StdRng::seed_from_u64(seed.wrapping_add(k as u64));
-            for (zi, s) in z.iter_mut().zip(sqrt_mass) {
+    let mut acc = vec![0.0; n];
+    let mut buf = vec![0.0; n * BLOCK];
+    for start in (0..probes).step_by(BLOCK) {
+        let r = BLOCK.min(probes - start);
+        let cols = &mut buf[..n * r];
+        for (k, col) in cols.chunks_mut(n).enumerate() {
+            let mut rng = StdRng::seed_from_u64(seed.wrapping_add((start + k) as u64));
+            for (zi, s) in col.iter_mut().zip(sqrt_mass) {
                 let e: f64 = StandardNormal.sample(&mut rng);
                 *zi = e * s;
             }
-            chol.solve_in_place(&mut z);
-            for (a, zi) in acc.iter_mut().zip(&z) {
+        }
+        chol.solve_many_in_place(cols, r);
+        for col in cols.chunks(n) {
+            for (a, zi) in acc.iter_mut().zip(col) {
                 *a += zi * zi;
             }
         }
-    });
-    let mut out = vec![0.0; n];
-    for group in partial.chunks(n) {
-        for (o, p) in out.iter_mut().zip(group) {
-            *o += p;
-        }
     }
-    out.iter_mut().for_each(|o| *o /= probes as f64);
-    out
+    acc.iter().map(|a| a / probes.max(1) as f64).collect()
 }
 
 #[cfg(test)]
