@@ -1,0 +1,12 @@
+//! # meshflow-datasets
+//!
+//! Readers for the files users really have (GRIB 1/2, NetCDF-3/-4, NumPy `.npy`/`.npz`,
+//! MNIST IDX), turned into arrays with their coordinates.
+
+pub mod error;
+pub mod grib;
+pub mod idx;
+pub mod netcdf;
+pub mod npy;
+
+pub use error::{DatasetError, Result};
