@@ -3,10 +3,13 @@
 //! Readers for the files users really have (GRIB 1/2, NetCDF-3/-4, NumPy `.npy`/`.npz`,
 //! MNIST IDX), turned into arrays with their coordinates.
 
+pub mod array;
 pub mod error;
 pub mod grib;
 pub mod idx;
 pub mod netcdf;
 pub mod npy;
+pub mod testdata;
 
+pub use array::NdArray;
 pub use error::{DatasetError, Result};
