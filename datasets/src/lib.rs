@@ -4,6 +4,7 @@
 //! MNIST IDX), turned into arrays with their coordinates.
 
 pub mod array;
+pub mod cf;
 pub mod error;
 pub mod grib;
 pub mod idx;
