@@ -1,5 +1,5 @@
 //! NetCDF files: NetCDF-3 (classic CDF-1, 64-bit offset CDF-2, CDF-5) and NetCDF-4 (HDF5),
-//! behind one API, with CF decoding.
+//! behind one API, with CF decoding; and a CF NetCDF-3 writer ([`writer`]).
 //!
 //! ```no_run
 //! use meshflow_datasets::netcdf::NcFile;
@@ -36,6 +36,8 @@
 //! rules of [`crate::cf`]. Files are read with positional reads, not memory-mapped (a mapped
 //! file truncated by another process would crash the reader). Only the root group of a
 //! NetCDF-4 file is listed.
+
+pub mod writer;
 
 use crate::cf::{self, Axis, Calendar, CfDateTime, Packing, TimeAxis};
 use crate::{DatasetError, NdArray, Result};
