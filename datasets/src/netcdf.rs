@@ -836,10 +836,15 @@ impl NcFile {
             return Err(DatasetError::Unsupported {
                 path: self.path.clone(),
                 location: loc,
-                feature: format!(
-                    "reading a {} variable as numbers (use read_strings for text)",
-                    var.dtype.name()
-                ),
+                feature: match var.dtype {
+                    NcType::UserDefined => "reading a user-defined type (compound, enum, opaque, \
+                                            vlen or array) as numbers"
+                        .to_string(),
+                    t => format!(
+                        "reading a {} variable as numbers (use read_strings)",
+                        t.name()
+                    ),
+                },
             });
         }
         let slice = match &range {
