@@ -14,7 +14,7 @@
 //! assert_eq!(axis.decode(-946800.0)?, CfDateTime::ymd_hms(1860, 6, 1, 0, 0, 0));
 //! // With no calendar attribute the CF default (`standard`) applies; override it when the
 //! // file is known to use a model calendar (the TREFHT files step by exactly 365 days).
-//! let axis = TimeAxis::new("days since 1870-03-01", None)?.with_calendar(Calendar::NoLeap);
+//! let axis = TimeAxis::new("days since 1870-03-01", None)?.with_calendar(Calendar::NoLeap)?;
 //! assert_eq!(axis.decode(7437.5)?.year, 1890);
 //! # Ok(()) }
 //! ```
@@ -612,11 +612,10 @@ impl TimeAxis {
     }
 
     /// The same units with another calendar (for files whose calendar attribute is missing
-    /// or wrong). Fails if the reference date does not exist in `calendar`.
-    pub fn with_calendar(self, calendar: Calendar) -> TimeAxis {
-        // The reference date was valid in the old calendar; it can only be invalid in the
-        // new one for 29/30/31-day edge cases, which then fall back to the old axis.
-        Self::from_units(self.units, calendar).unwrap_or(self)
+    /// or wrong). Fails if the reference date does not exist in `calendar` (e.g. a 31st in
+    /// `360_day`).
+    pub fn with_calendar(self, calendar: Calendar) -> Result<TimeAxis> {
+        Self::from_units(self.units, calendar)
     }
 
     /// Decodes one stored value to a date-time (UTC), rounded to the microsecond. NaN,
@@ -1112,6 +1111,10 @@ mod tests {
         assert_eq!(d360.decode(-30.0).unwrap(), dt(1999, 12, 30, 0, 0, 0));
         assert!(TimeAxis::new("days since 2000-02-30", Some("noleap")).is_err());
         assert!(TimeAxis::new("days since 2000-01-01", Some("lunar")).is_err());
+        let std31 = TimeAxis::new("days since 2000-01-31", None).unwrap();
+        assert!(std31.with_calendar(Calendar::Day360).is_err());
+        let nl = std31.with_calendar(Calendar::NoLeap).unwrap();
+        assert_eq!(nl.decode(29.0).unwrap(), dt(2000, 3, 1, 0, 0, 0));
     }
 
     #[test]
