@@ -104,9 +104,10 @@ fn read_full(r: &mut impl Read, buf: &mut [u8], path: &Path, loc: &str) -> Resul
             Ok(0) => break,
             Ok(k) => n += k,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) if e.kind() == std::io::ErrorKind::InvalidInput
-                || e.kind() == std::io::ErrorKind::InvalidData
-                || e.kind() == std::io::ErrorKind::UnexpectedEof =>
+            Err(e)
+                if e.kind() == std::io::ErrorKind::InvalidInput
+                    || e.kind() == std::io::ErrorKind::InvalidData
+                    || e.kind() == std::io::ErrorKind::UnexpectedEof =>
             {
                 return Err(format_err(path, loc, format!("corrupt gzip stream: {e}")))
             }
@@ -120,7 +121,11 @@ fn read_full(r: &mut impl Read, buf: &mut [u8], path: &Path, loc: &str) -> Resul
 pub fn read_idx_from(mut r: impl Read, path: &Path) -> Result<IdxArray> {
     let mut magic = [0u8; 4];
     if read_full(&mut r, &mut magic, path, "header")? < 4 {
-        return Err(format_err(path, "header", "file ends inside the 4-byte magic"));
+        return Err(format_err(
+            path,
+            "header",
+            "file ends inside the 4-byte magic",
+        ));
     }
     if magic[0] != 0 || magic[1] != 0 {
         return Err(format_err(
@@ -394,7 +399,11 @@ mod tests {
 
     #[test]
     fn truncations_never_panic() {
-        let full = idx_bytes(0x0C, &[2, 2], &[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4]);
+        let full = idx_bytes(
+            0x0C,
+            &[2, 2],
+            &[0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 3, 0, 0, 0, 4],
+        );
         for n in 0..full.len() {
             assert!(read_idx_from(&full[..n], Path::new("t")).is_err());
         }
