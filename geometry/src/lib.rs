@@ -5,7 +5,7 @@
 //! cotangent Laplacian and mass matrices, generalised Laplacian eigenpairs, resampling between
 //! discretisations, and metrics. No deep-learning or viewer dependency lives here.
 //!
-//! ```ignore
+//! ```
 //! use meshflow_geometry::{sphere::SphereGrid, operators, eigen};
 //!
 //! // An icosphere with 642 vertices; its Laplace–Beltrami spectrum approaches l(l+1).
@@ -15,15 +15,16 @@
 //! let pairs = eigen::smallest_generalized_eigenpairs(&l, &m, 4, &Default::default()).unwrap();
 //! assert!(pairs.values[0].abs() < 1e-8);
 //! assert!((pairs.values[1] - 2.0).abs() < 0.05);
-//! ```ignore
+//! ```
 
 pub mod eigen;
 pub mod error;
 pub mod io;
+pub mod linalg;
 pub mod mesh;
-pub mod primitives;
 pub mod metrics;
 pub mod operators;
+pub mod primitives;
 pub mod resample;
 pub mod signal;
 pub mod sphere;

@@ -29,12 +29,19 @@ impl TriMesh {
             .iter()
             .position(|p| !(p.x.is_finite() && p.y.is_finite() && p.z.is_finite()))
         {
-            return Err(GeometryError::NonFinite { what: "vertex", index: i });
+            return Err(GeometryError::NonFinite {
+                what: "vertex",
+                index: i,
+            });
         }
         let n = positions.len();
         for (f, face) in faces.iter().enumerate() {
             if let Some(&index) = face.iter().find(|&&i| i >= n) {
-                return Err(GeometryError::IndexOutOfRange { face: f, index, vertices: n });
+                return Err(GeometryError::IndexOutOfRange {
+                    face: f,
+                    index,
+                    vertices: n,
+                });
             }
         }
         Ok(Self { positions, faces })
@@ -86,7 +93,9 @@ impl TriMesh {
 
     /// Area of every face, `[F]`.
     pub fn face_areas(&self) -> Vec<f64> {
-        (0..self.faces.len()).map(|f| 0.5 * self.face_normal_scaled(f).norm()).collect()
+        (0..self.faces.len())
+            .map(|f| 0.5 * self.face_normal_scaled(f).norm())
+            .collect()
     }
 
     /// Total surface area (sum of face areas).
@@ -156,9 +165,20 @@ mod tests {
 
     #[test]
     fn rejects_bad_indices_and_nan() {
-        let p = vec![Point3::origin(), Point3::new(1.0, 0.0, 0.0), Point3::new(0.0, 1.0, 0.0)];
+        let p = vec![
+            Point3::origin(),
+            Point3::new(1.0, 0.0, 0.0),
+            Point3::new(0.0, 1.0, 0.0),
+        ];
         let err = TriMesh::new(p.clone(), vec![[0, 1, 3]]).unwrap_err();
-        assert!(matches!(err, GeometryError::IndexOutOfRange { face: 0, index: 3, vertices: 3 }));
+        assert!(matches!(
+            err,
+            GeometryError::IndexOutOfRange {
+                face: 0,
+                index: 3,
+                vertices: 3
+            }
+        ));
         let mut q = p.clone();
         q[1].y = f64::NAN;
         assert!(matches!(
@@ -170,7 +190,11 @@ mod tests {
 
     #[test]
     fn areas_of_a_right_triangle() {
-        let p = vec![Point3::origin(), Point3::new(2.0, 0.0, 0.0), Point3::new(0.0, 2.0, 0.0)];
+        let p = vec![
+            Point3::origin(),
+            Point3::new(2.0, 0.0, 0.0),
+            Point3::new(0.0, 2.0, 0.0),
+        ];
         let m = TriMesh::new(p, vec![[0, 1, 2]]).unwrap();
         assert!((m.total_area() - 2.0).abs() < 1e-15);
         let dual: f64 = m.vertex_dual_areas().iter().sum();

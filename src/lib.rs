@@ -1,0 +1,12 @@
+//! # meshflow
+//!
+//! Probabilistic deep learning on signals that live on surfaces: temperature on the globe,
+//! textures on a scanned mesh. This facade crate re-exports the member crates and hosts the
+//! `meshflow` command-line tool.
+//!
+//! - [`geometry`]: meshes, sphere discretisations, Laplacians, spectra, resampling, metrics.
+
+pub use meshflow_geometry as geometry;
+
+pub mod builtin;
+pub mod cli;
