@@ -4,12 +4,14 @@
 //! MNIST IDX), turned into arrays with their coordinates.
 
 pub mod array;
+pub mod bunny_mnist;
 pub mod cf;
 pub mod error;
 pub mod grib;
 pub mod idx;
 pub mod netcdf;
 pub mod npy;
+pub mod tasks;
 pub mod testdata;
 
 pub use array::NdArray;
