@@ -7,6 +7,7 @@ pub mod array;
 pub mod bunny_mnist;
 pub mod cf;
 pub mod error;
+pub mod field;
 pub mod grib;
 pub mod idx;
 pub mod netcdf;
