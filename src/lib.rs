@@ -5,7 +5,10 @@
 //! `meshflow` command-line tool.
 //!
 //! - [`geometry`]: meshes, sphere discretisations, Laplacians, spectra, resampling, metrics.
+//! - [`datasets`]: readers and writers for GRIB, NetCDF, NumPy and MNIST files; gridded
+//!   fields of any format ([`datasets::field`]).
 
+pub use meshflow_datasets as datasets;
 pub use meshflow_geometry as geometry;
 
 pub mod builtin;

@@ -1,23 +1,14 @@
 //! The `meshflow` command line: argument definitions and command implementations.
 //!
 //! Each command prints a human-readable report, or exactly one JSON object with `--json`.
+//! Mesh and grid commands live in `mesh`, data-file commands (GRIB, NetCDF, NPZ) in `data`.
 
-use std::path::{Path, PathBuf};
+mod data;
+mod mesh;
 
-use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand, ValueEnum};
-use serde_json::json;
 
-use crate::geometry::{
-    eigen::{smallest_generalized_eigenpairs, EigenOptions},
-    io::load_mesh,
-    operators::{
-        cotan_laplacian, diagonal_matrix, vertex_galerkin_mass_matrix, vertex_lumped_mass_matrix,
-    },
-    sphere::{looks_like_grid_spec, GridSpec, SphereGrid},
-    topology::{mesh_report, repair},
-    TriMesh,
-};
+use anyhow::Result;
 
 /// meshflow: probabilistic deep learning on signals that live on surfaces.
 #[derive(Debug, Parser)]
@@ -31,17 +22,21 @@ pub struct Cli {
 /// Top-level commands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Report on a mesh file (OBJ, PLY) or a built-in grid (icosphere:L, latlon:NxM, gaussian:NxM).
+    /// Report on a mesh file (OBJ, PLY), a built-in mesh or grid (bunny, icosphere:L,
+    /// latlon:NxM, gaussian:NxM), or a data file (GRIB, NetCDF, NPZ: format, grid, variables).
     Info(InfoArgs),
     /// The smallest eigenvalues of the Laplace–Beltrami operator (L φ = λ M φ).
     Spectrum(SpectrumArgs),
+    /// Convert one variable of a GRIB, NetCDF or NPZ file to CF NetCDF (.nc) or NumPy (.npz).
+    Convert(ConvertArgs),
 }
 
 /// Arguments of `meshflow info`.
 #[derive(Debug, clap::Args)]
 pub struct InfoArgs {
-    /// A mesh file (.obj, .ply) or a grid spec such as `icosphere:4`, `latlon:61x120`,
-    /// `gaussian:64x128`.
+    /// A mesh file (.obj, .ply), a built-in mesh (`bunny`), a grid spec such as
+    /// `icosphere:4`, `latlon:61x120`, `gaussian:64x128`, or a data file (GRIB 1/2,
+    /// NetCDF-3/4, NumPy .npz; recognised by its first bytes, whatever its extension).
     pub source: String,
     /// Print one JSON object instead of a table.
     #[arg(long)]
@@ -75,145 +70,34 @@ pub struct SpectrumArgs {
     pub json: bool,
 }
 
+/// Arguments of `meshflow convert`.
+#[derive(Debug, clap::Args)]
+pub struct ConvertArgs {
+    /// The input: GRIB 1/2, NetCDF-3/4 or NumPy .npz (recognised by its first bytes).
+    pub input: std::path::PathBuf,
+    /// The output: `.nc` (CF NetCDF, float32 [time or field, lat, lon]) or `.npz`.
+    pub output: std::path::PathBuf,
+    /// The variable to convert (GRIB short name, NetCDF variable, NPZ key); needed when the
+    /// file holds several. `meshflow info FILE` lists them.
+    #[arg(long, value_name = "NAME")]
+    pub var: Option<String>,
+    /// The fields to keep, Python slice syntax over the file's fields in file order: `0:10`,
+    /// `-5:`, `::2`, `7`.
+    #[arg(long, value_name = "A:B", allow_hyphen_values = true)]
+    pub fields: Option<String>,
+    /// Print one JSON object instead of a one-line summary.
+    #[arg(long)]
+    pub json: bool,
+}
+
 /// Runs a parsed command line.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
-        Command::Info(a) => info(&a),
-        Command::Spectrum(a) => spectrum(&a),
-    }
-}
-
-/// A mesh or grid named on the command line.
-enum Source {
-    Mesh(PathBuf, TriMesh),
-    Grid(GridSpec, SphereGrid),
-}
-
-fn open_source(source: &str) -> Result<Source> {
-    if looks_like_grid_spec(source) {
-        let spec: GridSpec = source.parse()?;
-        let grid = spec.build()?;
-        return Ok(Source::Grid(spec, grid));
-    }
-    if let Some(mesh) = crate::builtin::builtin_mesh(source) {
-        return Ok(Source::Mesh(PathBuf::from(source), mesh?.mesh));
-    }
-    let path = Path::new(source);
-    if !path.exists() {
-        bail!(
-            "`{source}` is neither an existing file, a built-in mesh ({}) nor a grid spec \
-             (icosphere:LEVEL, latlon:NLATxNLON, gaussian:NLATxNLON)",
-            crate::builtin::BUILTIN_MESHES.join(", ")
-        );
-    }
-    let loaded = load_mesh(path).with_context(|| format!("reading mesh {}", path.display()))?;
-    Ok(Source::Mesh(path.to_path_buf(), loaded.mesh))
-}
-
-fn info(args: &InfoArgs) -> Result<()> {
-    let src = open_source(&args.source)?;
-    let (mesh, grid_json, label) = match &src {
-        Source::Mesh(p, m) => (m, serde_json::Value::Null, format!("mesh {}", p.display())),
-        Source::Grid(spec, g) => {
-            let w: f64 = g.quadrature_weights().iter().sum();
-            (
-                g.mesh(),
-                json!({"spec": spec.to_string(), "kind": format!("{:?}", g.kind()), "quadrature_weight_sum": w}),
-                format!("grid {spec}"),
-            )
-        }
-    };
-    let report = mesh_report(mesh);
-    if args.json {
-        let mut v = serde_json::to_value(&report)?;
-        v["source"] = json!(args.source);
-        if !grid_json.is_null() {
-            v["grid"] = grid_json;
-        }
-        println!("{}", serde_json::to_string(&v)?);
-    } else {
-        println!("{label}");
-        println!("{report}");
-        if !grid_json.is_null() {
-            println!(
-                "quadrature weights sum to {:.12} (4π = {:.12})",
-                grid_json["quadrature_weight_sum"]
-                    .as_f64()
-                    .unwrap_or(f64::NAN),
-                4.0 * std::f64::consts::PI
-            );
-        }
-    }
-    Ok(())
-}
-
-fn spectrum(args: &SpectrumArgs) -> Result<()> {
-    let src = open_source(&args.source)?;
-    let (mesh, weights, note) = match src {
-        Source::Mesh(_, m) => {
-            // Unused vertices have no area (singular mass) and duplicate/degenerate faces
-            // double-count: repair first and say so.
-            let (fixed, summary) = repair(&m);
-            (fixed, None, Some(summary))
-        }
-        Source::Grid(_, g) => {
-            let w = g.quadrature_weights().to_vec();
-            (g.mesh().clone(), Some(w), None)
-        }
-    };
-    if args.k == 0 || args.k > mesh.num_vertices() {
-        bail!(
-            "--k must be between 1 and the number of vertices ({}), got {}",
-            mesh.num_vertices(),
-            args.k
-        );
-    }
-    let l = cotan_laplacian(&mesh);
-    let m = match args.mass {
-        MassKind::Lumped => vertex_lumped_mass_matrix(&mesh),
-        MassKind::Galerkin => vertex_galerkin_mass_matrix(&mesh),
-        MassKind::Quadrature => match weights {
-            Some(w) if w.iter().all(|&x| x > 0.0) => diagonal_matrix(w),
-            Some(_) => bail!("--mass quadrature: this grid has vertices with zero quadrature weight (closed polar caps); use --mass lumped"),
-            None => bail!("--mass quadrature is only defined for built-in grids; use --mass lumped or galerkin for meshes"),
+        Command::Info(a) => match data::data_file(&a.source)? {
+            Some(path) => data::info(path, a.json),
+            None => mesh::info(&a),
         },
-    };
-    let started = std::time::Instant::now();
-    let pairs = smallest_generalized_eigenpairs(&l, &m, args.k, &EigenOptions::default())
-        .context("computing the Laplacian spectrum")?;
-    let seconds = started.elapsed().as_secs_f64();
-    if args.json {
-        let mut v = json!({
-            "source": args.source,
-            "vertices": mesh.num_vertices(),
-            "k": args.k,
-            "mass": format!("{:?}", args.mass).to_lowercase(),
-            "eigenvalues": pairs.values,
-            "iterations": pairs.iterations,
-            "seconds": seconds,
-        });
-        if let Some(s) = &note {
-            v["repair"] = json!({
-                "degenerate_faces_removed": s.degenerate_faces_removed,
-                "duplicate_faces_removed": s.duplicate_faces_removed,
-                "unused_vertices_removed": s.unused_vertices_removed,
-            });
-        }
-        println!("{}", serde_json::to_string(&v)?);
-    } else {
-        if let Some(s) = &note {
-            println!("repaired before solving: {s}");
-        }
-        println!(
-            "{} smallest eigenvalues of L φ = λ M φ ({} vertices, {:?} mass, {:.2} s):",
-            args.k,
-            mesh.num_vertices(),
-            args.mass,
-            seconds
-        );
-        for (i, v) in pairs.values.iter().enumerate() {
-            println!("{i:>5}  {v:>16.8}");
-        }
+        Command::Spectrum(a) => mesh::spectrum(&a),
+        Command::Convert(a) => data::convert(&a),
     }
-    Ok(())
 }

@@ -1,0 +1,153 @@
+//! `meshflow info` on data files (GRIB, NetCDF, NPZ) and `meshflow convert`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+
+use super::ConvertArgs;
+use crate::builtin::BUILTIN_MESHES;
+use crate::datasets::field::{self, DataFileInfo, DataFormat, FieldRange};
+use crate::geometry::sphere::looks_like_grid_spec;
+
+/// The data file `source` names, or `None` when it is a grid spec, a built-in mesh, a mesh
+/// file (`.obj`, `.ply`) or no file at all (the mesh commands report those). A file that is
+/// neither a mesh nor in a recognised data format is an error naming its first bytes.
+pub(super) fn data_file(source: &str) -> Result<Option<PathBuf>> {
+    if looks_like_grid_spec(source) || BUILTIN_MESHES.contains(&source) {
+        return Ok(None);
+    }
+    let path = Path::new(source);
+    if !path.is_file() {
+        return Ok(None);
+    }
+    let ext = path
+        .extension()
+        .map(|e| e.to_string_lossy().to_ascii_lowercase());
+    if matches!(ext.as_deref(), Some("obj" | "ply")) {
+        return Ok(None);
+    }
+    DataFormat::detect(path).with_context(|| {
+        format!(
+            "`{source}` is an unsupported file: neither a mesh (.obj, .ply) nor a data file \
+             meshflow reads"
+        )
+    })?;
+    Ok(Some(path.to_path_buf()))
+}
+
+/// `meshflow info FILE` for a data file.
+pub(super) fn info(path: PathBuf, json: bool) -> Result<()> {
+    let info = field::describe(&path).with_context(|| format!("reading {}", path.display()))?;
+    for w in &info.warnings {
+        eprintln!("warning: {w}");
+    }
+    if json {
+        println!("{}", serde_json::to_string(&info)?);
+    } else {
+        print!("{}", table(&info));
+    }
+    Ok(())
+}
+
+fn num(x: Option<f64>) -> String {
+    x.map_or("-".into(), |v| format!("{v:.6}"))
+}
+
+fn table(info: &DataFileInfo) -> String {
+    let g = &info.grid;
+    let mut out = format!(
+        "{}: {}\ngrid: {} {}x{}, latitude {} .. {}, longitude {} .. {}\n",
+        info.path.display(),
+        info.format,
+        g.kind,
+        g.nlat,
+        g.nlon,
+        g.lat_first,
+        g.lat_last,
+        g.lon_first,
+        g.lon_last
+    );
+    let rows: Vec<[String; 9]> = info
+        .variables
+        .iter()
+        .map(|v| {
+            let levels: Vec<String> = v.levels.iter().map(|l| l.to_string()).collect();
+            [
+                v.name.clone(),
+                v.units.clone().unwrap_or("-".into()),
+                v.fields.to_string(),
+                v.times.to_string(),
+                if levels.is_empty() {
+                    "-".into()
+                } else {
+                    levels.join(",")
+                },
+                v.members.to_string(),
+                num(v.min),
+                num(v.max),
+                v.missing.to_string(),
+            ]
+        })
+        .collect();
+    let header = [
+        "variable", "units", "fields", "times", "levels", "members", "min", "max", "missing",
+    ];
+    let mut width: Vec<usize> = header.iter().map(|h| h.len()).collect();
+    for r in &rows {
+        for (w, c) in width.iter_mut().zip(r) {
+            *w = (*w).max(c.chars().count());
+        }
+    }
+    let line = |cells: &[&str]| {
+        let mut s: String = cells
+            .iter()
+            .zip(&width)
+            .map(|(c, w)| format!("{c:<w$}  "))
+            .collect();
+        s.truncate(s.trim_end().len());
+        s.push('\n');
+        s
+    };
+    out.push_str(&line(&header));
+    for (r, v) in rows.iter().zip(&info.variables) {
+        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
+        out.push_str(&line(&cells));
+        if let Some(l) = &v.long_name {
+            out.push_str(&format!("  {}: {l}\n", v.name));
+        }
+        if let (Some(a), Some(b)) = (&v.time_first, &v.time_last) {
+            out.push_str(&format!("  {}: time {a} .. {b}\n", v.name));
+        }
+    }
+    out
+}
+
+/// `meshflow convert IN OUT [--var NAME] [--fields A:B] [--json]`.
+pub(super) fn convert(args: &ConvertArgs) -> Result<()> {
+    let fields = args
+        .fields
+        .as_deref()
+        .map(str::parse::<FieldRange>)
+        .transpose()
+        .context("--fields")?;
+    let summary = field::convert(&args.input, &args.output, args.var.as_deref(), fields)
+        .with_context(|| {
+            format!(
+                "converting {} to {}",
+                args.input.display(),
+                args.output.display()
+            )
+        })?;
+    for w in &summary.warnings {
+        eprintln!("warning: {w}");
+    }
+    if args.json {
+        println!("{}", serde_json::to_string(&summary)?);
+    } else {
+        println!("{summary}");
+        for n in &summary.notes {
+            eprintln!("note: {n}");
+        }
+    }
+    Ok(())
+}
