@@ -150,6 +150,10 @@ mod tests {
             "envelope {} of {n}",
             env.size()
         );
+        // RCM keeps a fine icosphere's envelope small (identity order: ~40% of n²/2).
+        let fine = cotan_laplacian(SphereGrid::icosphere(4).mesh());
+        let nf = fine.rows();
+        assert!(Envelope::new(&fine).size() < nf * nf / 20);
         let ld = env.log_det(&k).unwrap();
         let want = dense_log_det(&k);
         assert!(
