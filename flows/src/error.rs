@@ -69,6 +69,36 @@ pub enum FlowError {
         "{0} already holds checkpoints: use `resume` to continue that run, or pick an empty directory"
     )]
     CheckpointDirNotEmpty(PathBuf),
+
+    /// An argument outside its valid range (a negative noise level, a mask of the wrong
+    /// length, an empty list of candidates).
+    #[error("invalid argument: {0}")]
+    InvalidArgument(String),
+
+    /// A connected component of the mesh has no observed vertex, so a reconstruction that only
+    /// propagates observations along the surface (harmonic fill) is undefined there.
+    #[error(
+        "mesh component {component} ({vertices} vertices, including vertex {first_vertex}) has \
+         no observed vertex: the fill is undefined there. Observe at least one vertex per \
+         component, drop the component (topology::connected_components), or use a method with \
+         a prior (GMRF kriging)"
+    )]
+    UnobservedComponent {
+        /// Component label (as in `topology::connected_components`).
+        component: usize,
+        /// Number of vertices in the component.
+        vertices: usize,
+        /// Its lowest-numbered vertex.
+        first_vertex: usize,
+    },
+
+    /// A numerical method failed (a matrix that should be positive definite was not).
+    #[error("numerical failure: {0}")]
+    Numerical(String),
+
+    /// An error from the geometry crate (mesh operators, sparse factorisations, masks).
+    #[error(transparent)]
+    Geometry(#[from] meshflow_geometry::GeometryError),
 }
 
 /// `Result` with [`FlowError`].

@@ -11,7 +11,9 @@
 //!   (a differentiable prior term for variational inference);
 //! - [`train`]: a prior-training loop with EMA and atomic, exactly resumable checkpoints;
 //! - [`sample`]: probability-flow ODE (Euler, Heun) and Euler–Maruyama samplers;
-//! - [`realnvp`]: a conditional RealNVP `G(z; y)` for amortised posteriors.
+//! - [`realnvp`]: a conditional RealNVP `G(z; y)` for amortised posteriors;
+//! - [`classical`]: classical baselines (nearest fill, harmonic/Tikhonov fill, SPDE–GMRF
+//!   kriging with posterior std), plain sparse numerics without burn.
 //!
 //! Everything is generic over a burn [`Backend`](burn::tensor::backend::Backend); the CPU
 //! backend is `burn::backend::NdArray<f32>`, wrapped in `burn::backend::Autodiff` to train.
@@ -47,6 +49,7 @@
 //! All randomness is drawn from caller-supplied seeded RNGs (not burn's global backend RNG),
 //! so results are reproducible and training resumes exactly.
 
+pub mod classical;
 pub mod dsm;
 pub mod error;
 pub mod realnvp;
