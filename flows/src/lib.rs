@@ -12,6 +12,9 @@
 //! - [`train`]: a prior-training loop with EMA and atomic, exactly resumable checkpoints;
 //! - [`sample`]: probability-flow ODE (Euler, Heun) and Euler–Maruyama samplers;
 //! - [`realnvp`]: a conditional RealNVP `G(z; y)` for amortised posteriors;
+//! - [`amortized`]: variational training of `G(z; y)` against a frozen score prior, amortised
+//!   over measurements, and posterior summaries;
+//! - [`dps`]: diffusion posterior sampling (DPS, MCG), the slow per-measurement reference;
 //! - [`classical`]: classical baselines (nearest fill, harmonic/Tikhonov fill, SPDE–GMRF
 //!   kriging with posterior std), plain sparse numerics without burn.
 //!
@@ -49,7 +52,9 @@
 //! All randomness is drawn from caller-supplied seeded RNGs (not burn's global backend RNG),
 //! so results are reproducible and training resumes exactly.
 
+pub mod amortized;
 pub mod classical;
+pub mod dps;
 pub mod dsm;
 pub mod error;
 pub mod realnvp;
@@ -63,6 +68,11 @@ pub use error::{FlowError, Result};
 
 /// The commonly used items.
 pub mod prelude {
+    pub use crate::amortized::{
+        coverage, posterior_summary, sample_posterior, AmortizedTrainer, MeasurementModel,
+        Measurements, PosteriorSummary, RandomMask, SamplerProgress, SamplerTrainConfig,
+    };
+    pub use crate::dps::{dps_sample, DpsConfig, DpsOutput, DpsVariant};
     pub use crate::dsm::{dsm_elbo_surrogate, dsm_loss, ElboOptions, VpImportanceSampler};
     pub use crate::error::{FlowError, Result};
     pub use crate::realnvp::{ConditionalRealNvp, ConditionalRealNvpConfig};

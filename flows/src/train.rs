@@ -163,10 +163,13 @@ pub struct TrainProgress {
     pub loss: f32,
 }
 
+/// `state.json` of a checkpoint (shared by every trainer of the crate).
 #[derive(serde::Serialize, serde::Deserialize, Debug)]
-struct CheckpointState {
-    step: usize,
-    loss: Option<f32>,
+pub(crate) struct CheckpointState {
+    /// Completed steps.
+    pub(crate) step: usize,
+    /// Loss of the last completed step.
+    pub(crate) loss: Option<f32>,
 }
 
 type Rec = NamedMpkFileRecorder<FullPrecisionSettings>;
@@ -221,11 +224,7 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
         config.validate()?;
         check_dim(&config, data)?;
         if let Some(dir) = checkpoint_dir {
-            if latest_checkpoint(dir)?.is_some() {
-                return Err(FlowError::CheckpointDirNotEmpty(dir.to_path_buf()));
-            }
-            std::fs::create_dir_all(dir).map_err(|e| FlowError::io(dir, e))?;
-            save_config_atomic(&config, &dir.join("config.json"))?;
+            prepare_run_dir(dir, &config)?;
         }
         let model = config.model.init::<B>(device);
         let ema = model.valid();
@@ -248,44 +247,22 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
     /// Continues the run in `dir` from its most recent complete checkpoint, with the
     /// configuration in `dir/config.json` (whose `steps` may have been raised).
     pub fn resume(dir: &Path, data: &SignalDataset, device: &B::Device) -> crate::Result<Self> {
-        let config_path = dir.join("config.json");
-        let config = TrainConfig::load(&config_path).map_err(|e| FlowError::Parse {
-            path: config_path.clone(),
-            message: e.to_string(),
-        })?;
+        let config: TrainConfig = load_run_config(dir)?;
         config.validate()?;
         check_dim(&config, data)?;
         let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
-        let rec = Rec::new();
-        let record_err = |path: PathBuf| {
-            move |e: burn::record::RecorderError| FlowError::Record {
-                path,
-                message: e.to_string(),
-            }
-        };
-        let model = config
-            .model
-            .init::<B>(device)
-            .load_file(ckpt.join("model"), &rec, device)
-            .map_err(record_err(ckpt.join("model")))?;
-        let ema = config
-            .model
-            .init::<B::InnerBackend>(device)
-            .load_file(ckpt.join("ema"), &rec, device)
-            .map_err(record_err(ckpt.join("ema")))?;
-        let optim_record = Recorder::<B>::load(&rec, ckpt.join("optimizer"), device)
-            .map_err(record_err(ckpt.join("optimizer")))?;
-        let optim = config
-            .optimizer
-            .init::<B, MlpScore<B>>()
-            .load_record(optim_record);
-        let state_path = ckpt.join("state.json");
-        let text =
-            std::fs::read_to_string(&state_path).map_err(|e| FlowError::io(&state_path, e))?;
-        let state: CheckpointState = serde_json::from_str(&text).map_err(|e| FlowError::Parse {
-            path: state_path.clone(),
-            message: e.to_string(),
-        })?;
+        let model = load_module(config.model.init::<B>(device), &ckpt.join("model"), device)?;
+        let ema = load_module(
+            config.model.init::<B::InnerBackend>(device),
+            &ckpt.join("ema"),
+            device,
+        )?;
+        let optim = load_optimizer(
+            config.optimizer.init::<B, MlpScore<B>>(),
+            &ckpt.join("optimizer"),
+            device,
+        )?;
+        let state = read_state(&ckpt)?;
         Ok(Self {
             model,
             ema,
@@ -371,68 +348,23 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
                 "this trainer was created without a checkpoint directory".into(),
             )
         })?;
-        let name = format!("checkpoint-{:09}", self.step);
-        let final_path = dir.join(&name);
-        let tmp = dir.join(format!(".tmp-{name}-{}", std::process::id()));
-        if tmp.exists() {
-            std::fs::remove_dir_all(&tmp).map_err(|e| FlowError::io(&tmp, e))?;
-        }
-        std::fs::create_dir_all(&tmp).map_err(|e| FlowError::io(&tmp, e))?;
-        let rec = Rec::new();
-        let record_err = |path: PathBuf| {
-            move |e: burn::record::RecorderError| FlowError::Record {
-                path,
-                message: e.to_string(),
-            }
-        };
-        self.model
-            .clone()
-            .save_file(tmp.join("model"), &rec)
-            .map_err(record_err(tmp.join("model")))?;
-        self.ema
-            .clone()
-            .save_file(tmp.join("ema"), &rec)
-            .map_err(record_err(tmp.join("ema")))?;
-        Recorder::<B>::record(&rec, self.optim.to_record(), tmp.join("optimizer"))
-            .map_err(record_err(tmp.join("optimizer")))?;
-        self.config
-            .save(tmp.join("config.json"))
-            .map_err(|e| FlowError::io(tmp.join("config.json"), e))?;
         let state = CheckpointState {
             step: self.step,
             loss: self.last_loss,
         };
-        let state_json = serde_json::to_string_pretty(&state).expect("state serialises");
-        std::fs::write(tmp.join("state.json"), state_json)
-            .map_err(|e| FlowError::io(tmp.join("state.json"), e))?;
-        sync_dir_contents(&tmp)?;
-
-        // Replace an existing checkpoint of the same step (re-save) without a torn window:
-        // move it aside first, rename the new one in, then delete the old.
-        let mut trash = None;
-        if final_path.exists() {
-            let t = dir.join(format!(".old-{name}-{}", std::process::id()));
-            std::fs::rename(&final_path, &t).map_err(|e| FlowError::io(&final_path, e))?;
-            trash = Some(t);
-        }
-        std::fs::rename(&tmp, &final_path).map_err(|e| FlowError::io(&final_path, e))?;
-        sync_dir(&dir)?;
-        if let Some(t) = trash {
-            std::fs::remove_dir_all(&t).map_err(|e| FlowError::io(&t, e))?;
-        }
-        self.last_checkpoint = Some(final_path.clone());
-        self.prune(&dir)?;
-        Ok(final_path)
-    }
-
-    fn prune(&self, dir: &Path) -> crate::Result<()> {
-        let mut all = list_checkpoints(dir)?;
-        all.sort();
-        let excess = all.len().saturating_sub(self.config.keep_checkpoints);
-        for (_, path) in all.into_iter().take(excess) {
-            std::fs::remove_dir_all(&path).map_err(|e| FlowError::io(&path, e))?;
-        }
-        Ok(())
+        let path = write_checkpoint(
+            &dir,
+            &self.config,
+            &state,
+            self.config.keep_checkpoints,
+            |tmp| {
+                save_module(&self.model, &tmp.join("model"))?;
+                save_module(&self.ema, &tmp.join("ema"))?;
+                save_optimizer(&self.optim, &tmp.join("optimizer"))
+            },
+        )?;
+        self.last_checkpoint = Some(path.clone());
+        Ok(path)
     }
 
     /// Completed steps.
@@ -478,7 +410,7 @@ fn check_dim(config: &TrainConfig, data: &SignalDataset) -> crate::Result<()> {
 }
 
 /// RNG for step `k` of a run with `seed` (SplitMix64 mixing of the pair).
-fn step_rng(seed: u64, k: u64) -> StdRng {
+pub(crate) fn step_rng(seed: u64, k: u64) -> StdRng {
     let mut z = seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
     z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
@@ -486,7 +418,7 @@ fn step_rng(seed: u64, k: u64) -> StdRng {
 }
 
 /// Complete checkpoints (`checkpoint-<step>` directories with a `state.json`) in `dir`.
-fn list_checkpoints(dir: &Path) -> crate::Result<Vec<(usize, PathBuf)>> {
+pub(crate) fn list_checkpoints(dir: &Path) -> crate::Result<Vec<(usize, PathBuf)>> {
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
@@ -515,13 +447,148 @@ pub fn latest_checkpoint(dir: &Path) -> crate::Result<Option<PathBuf>> {
     Ok(list_checkpoints(dir)?.into_iter().max().map(|(_, p)| p))
 }
 
-fn save_config_atomic(config: &TrainConfig, path: &Path) -> crate::Result<()> {
+fn save_config_atomic<C: Config>(config: &C, path: &Path) -> crate::Result<()> {
     let tmp = path.with_extension("json.tmp");
     config.save(&tmp).map_err(|e| FlowError::io(&tmp, e))?;
     std::fs::File::open(&tmp)
         .and_then(|f| f.sync_all())
         .map_err(|e| FlowError::io(&tmp, e))?;
     std::fs::rename(&tmp, path).map_err(|e| FlowError::io(path, e))
+}
+
+/// Prepares `dir` for a new run: refuses a directory that already holds checkpoints, creates
+/// it and writes `config.json` atomically.
+pub(crate) fn prepare_run_dir<C: Config>(dir: &Path, config: &C) -> crate::Result<()> {
+    if latest_checkpoint(dir)?.is_some() {
+        return Err(FlowError::CheckpointDirNotEmpty(dir.to_path_buf()));
+    }
+    std::fs::create_dir_all(dir).map_err(|e| FlowError::io(dir, e))?;
+    save_config_atomic(config, &dir.join("config.json"))
+}
+
+/// Loads `dir/config.json` (the run's configuration, whose `steps` may have been raised).
+pub(crate) fn load_run_config<C: Config>(dir: &Path) -> crate::Result<C> {
+    let path = dir.join("config.json");
+    C::load(&path).map_err(|e| FlowError::Parse {
+        path: path.clone(),
+        message: e.to_string(),
+    })
+}
+
+/// Reads `state.json` of a checkpoint directory.
+pub(crate) fn read_state(ckpt: &Path) -> crate::Result<CheckpointState> {
+    let path = ckpt.join("state.json");
+    let text = std::fs::read_to_string(&path).map_err(|e| FlowError::io(&path, e))?;
+    serde_json::from_str(&text).map_err(|e| FlowError::Parse {
+        path: path.clone(),
+        message: e.to_string(),
+    })
+}
+
+fn record_err(path: &Path) -> impl FnOnce(burn::record::RecorderError) -> FlowError + '_ {
+    move |e| FlowError::Record {
+        path: path.to_path_buf(),
+        message: e.to_string(),
+    }
+}
+
+/// Saves a module's weights in full precision to `path` (+ `.mpk`).
+pub(crate) fn save_module<B: Backend, M: Module<B>>(module: &M, path: &Path) -> crate::Result<()> {
+    module
+        .clone()
+        .save_file(path.to_path_buf(), &Rec::new())
+        .map_err(record_err(path))
+}
+
+/// Loads weights saved by [`save_module`] into a freshly initialised `module`.
+pub(crate) fn load_module<B: Backend, M: Module<B>>(
+    module: M,
+    path: &Path,
+    device: &B::Device,
+) -> crate::Result<M> {
+    module
+        .load_file(path.to_path_buf(), &Rec::new(), device)
+        .map_err(record_err(path))
+}
+
+/// Saves an optimiser's state in full precision to `path` (+ `.mpk`).
+pub(crate) fn save_optimizer<B, M, O>(optim: &O, path: &Path) -> crate::Result<()>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B>,
+    O: Optimizer<M, B>,
+{
+    Recorder::<B>::record(&Rec::new(), optim.to_record(), path.to_path_buf())
+        .map_err(record_err(path))
+}
+
+/// Loads optimiser state saved by [`save_optimizer`] into a fresh optimiser.
+pub(crate) fn load_optimizer<B, M, O>(optim: O, path: &Path, device: &B::Device) -> crate::Result<O>
+where
+    B: AutodiffBackend,
+    M: AutodiffModule<B>,
+    O: Optimizer<M, B>,
+{
+    let record =
+        Recorder::<B>::load(&Rec::new(), path.to_path_buf(), device).map_err(record_err(path))?;
+    Ok(optim.load_record(record))
+}
+
+/// Writes `dir/checkpoint-<state.step>` atomically and prunes all but the `keep` most recent
+/// checkpoints; returns the checkpoint directory.
+///
+/// `write` saves the records (model, optimiser, …) into the temporary directory it is given;
+/// `config.json` and `state.json` are added here. The directory is flushed and renamed into
+/// place, so a kill at any moment leaves either the previous or the new checkpoint complete.
+pub(crate) fn write_checkpoint<C: Config>(
+    dir: &Path,
+    config: &C,
+    state: &CheckpointState,
+    keep: usize,
+    write: impl FnOnce(&Path) -> crate::Result<()>,
+) -> crate::Result<PathBuf> {
+    let name = format!("checkpoint-{:09}", state.step);
+    let final_path = dir.join(&name);
+    let tmp = dir.join(format!(".tmp-{name}-{}", std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).map_err(|e| FlowError::io(&tmp, e))?;
+    }
+    std::fs::create_dir_all(&tmp).map_err(|e| FlowError::io(&tmp, e))?;
+    write(&tmp)?;
+    config
+        .save(tmp.join("config.json"))
+        .map_err(|e| FlowError::io(tmp.join("config.json"), e))?;
+    let state_json = serde_json::to_string_pretty(state).expect("state serialises");
+    std::fs::write(tmp.join("state.json"), state_json)
+        .map_err(|e| FlowError::io(tmp.join("state.json"), e))?;
+    sync_dir_contents(&tmp)?;
+
+    // Replace an existing checkpoint of the same step (re-save) without a torn window:
+    // move it aside first, rename the new one in, then delete the old.
+    let mut trash = None;
+    if final_path.exists() {
+        let t = dir.join(format!(".old-{name}-{}", std::process::id()));
+        std::fs::rename(&final_path, &t).map_err(|e| FlowError::io(&final_path, e))?;
+        trash = Some(t);
+    }
+    std::fs::rename(&tmp, &final_path).map_err(|e| FlowError::io(&final_path, e))?;
+    sync_dir(dir)?;
+    if let Some(t) = trash {
+        std::fs::remove_dir_all(&t).map_err(|e| FlowError::io(&t, e))?;
+    }
+    prune_checkpoints(dir, keep)?;
+    Ok(final_path)
+}
+
+/// Deletes all but the `keep` most recent complete checkpoints in `dir`.
+fn prune_checkpoints(dir: &Path, keep: usize) -> crate::Result<()> {
+    let mut all = list_checkpoints(dir)?;
+    all.sort();
+    let excess = all.len().saturating_sub(keep);
+    for (_, path) in all.into_iter().take(excess) {
+        std::fs::remove_dir_all(&path).map_err(|e| FlowError::io(&path, e))?;
+    }
+    Ok(())
 }
 
 fn sync_dir_contents(dir: &Path) -> crate::Result<()> {
