@@ -2,45 +2,11 @@
 //! and clear errors (never a panic) on bad input.
 
 use std::path::PathBuf;
-use std::process::{Command, Output};
 
 use meshflow::geometry::io::require_shared_data;
-use serde_json::Value;
 
-fn meshflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshflow"))
-        .args(args)
-        .output()
-        .expect("run meshflow")
-}
-
-fn json_of(args: &[&str]) -> Value {
-    let out = meshflow(args);
-    assert!(
-        out.status.success(),
-        "meshflow {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
-}
-
-fn fails_cleanly(args: &[&str], needle: &str) {
-    let out = meshflow(args);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "meshflow {args:?} should fail with exit code 1: {err}"
-    );
-    assert!(
-        !err.contains("panicked"),
-        "meshflow {args:?} panicked: {err}"
-    );
-    assert!(
-        err.contains(needle),
-        "meshflow {args:?}: expected `{needle}` in: {err}"
-    );
-}
+mod common;
+use common::{fails_cleanly, json_of};
 
 fn tmp(name: &str, bytes: &[u8]) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("meshflow-cli-{}", std::process::id()));
@@ -131,18 +97,18 @@ fn spectrum_of_a_mesh_with_defects_repairs_first() {
 fn bad_input_gives_clear_errors() {
     fails_cleanly(
         &["info", "/nonexistent/mesh.ply"],
-        "neither an existing file",
+        &["neither an existing file"],
     );
-    fails_cleanly(&["info", "icosphere:x"], "icosphere");
-    fails_cleanly(&["spectrum", "icosphere:2", "--k", "0"], "--k");
+    fails_cleanly(&["info", "icosphere:x"], &["icosphere"]);
+    fails_cleanly(&["spectrum", "icosphere:2", "--k", "0"], &["--k"]);
     let truncated = tmp("truncated.ply", b"ply\nformat ascii 1.0\nelement vertex 3\nproperty float x\nproperty float y\nproperty float z\nelement face 1\nproperty list uchar int vertex_indices\nend_header\n0 0 0\n1 0 0\n");
-    fails_cleanly(&["info", truncated.to_str().unwrap()], "truncated.ply");
+    fails_cleanly(&["info", truncated.to_str().unwrap()], &["truncated.ply"]);
     let nan = tmp("nan.obj", b"v 0 0 0\nv 1 nan 0\nv 0 1 0\nf 1 2 3\n");
-    fails_cleanly(&["info", nan.to_str().unwrap()], "line 2");
+    fails_cleanly(&["info", nan.to_str().unwrap()], &["line 2"]);
     let oob = tmp("oob.obj", b"v 0 0 0\nv 1 0 0\nv 0 1 0\nf 1 2 4\n");
-    fails_cleanly(&["info", oob.to_str().unwrap()], "oob.obj");
+    fails_cleanly(&["info", oob.to_str().unwrap()], &["oob.obj"]);
     let garbage = tmp("garbage.ply", &[0xff; 64]);
-    fails_cleanly(&["info", garbage.to_str().unwrap()], "garbage.ply");
+    fails_cleanly(&["info", garbage.to_str().unwrap()], &["garbage.ply"]);
     let unknown = tmp("mesh.stl", b"solid x\n");
-    fails_cleanly(&["info", unknown.to_str().unwrap()], "unsupported");
+    fails_cleanly(&["info", unknown.to_str().unwrap()], &["unsupported"]);
 }

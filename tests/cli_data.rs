@@ -6,50 +6,13 @@
 //! `skipping: ...`, unless `CI` is set, where they fail.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
 
 use meshflow::datasets::field::read_variable;
 use meshflow::datasets::testdata::data_file;
 use serde_json::Value;
 
-fn meshflow(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_meshflow"))
-        .args(args)
-        .output()
-        .expect("run meshflow")
-}
-
-fn json_of(args: &[&str]) -> Value {
-    let out = meshflow(args);
-    assert!(
-        out.status.success(),
-        "meshflow {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
-}
-
-/// Runs a command that must fail with exit code 1, no panic, and `needles` in its error.
-fn fails_cleanly(args: &[&str], needles: &[&str]) -> String {
-    let out = meshflow(args);
-    let err = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "meshflow {args:?} should fail with exit code 1: {err}"
-    );
-    assert!(
-        !err.contains("panicked"),
-        "meshflow {args:?} panicked: {err}"
-    );
-    for n in needles {
-        assert!(
-            err.contains(n),
-            "meshflow {args:?}: expected `{n}` in: {err}"
-        );
-    }
-    err
-}
+mod common;
+use common::{fails_cleanly, json_of, meshflow};
 
 fn tmp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("meshflow-cli-data-{tag}-{}", std::process::id()));

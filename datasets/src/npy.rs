@@ -735,52 +735,13 @@ pub fn encode_npy(array: &NpyArray) -> Vec<u8> {
     out
 }
 
-/// Writes `path` atomically: `write` fills a temporary file in the same folder, which is then
-/// renamed over `path`. The temporary file is removed on failure.
-fn write_atomically(
-    path: &Path,
-    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
-) -> Result<()> {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = match path.parent() {
-        Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let name = path
-        .file_name()
-        .ok_or_else(|| {
-            io_err(
-                path,
-                std::io::Error::new(std::io::ErrorKind::InvalidInput, "path has no file name"),
-            )
-        })?
-        .to_string_lossy()
-        .into_owned();
-    let tmp = dir.join(format!(
-        ".{name}.tmp-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        write(&mut f)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_err(path, e));
-    }
-    Ok(())
-}
-
 /// Writes a `.npy` file (little-endian, C order) atomically.
 pub fn write_npy(path: impl AsRef<Path>, array: &NpyArray) -> Result<()> {
     let path = path.as_ref();
     let bytes = encode_npy(array);
-    write_atomically(path, |f| f.write_all(&bytes))
+    Ok(meshflow_geometry::io::write_atomic_with(path, |f| {
+        f.write_all(&bytes)
+    })?)
 }
 
 /// Writes an uncompressed `.npz` archive atomically, one member `<name>.npy` per array, in
@@ -798,7 +759,7 @@ pub fn write_npz(path: impl AsRef<Path>, arrays: &[(&str, &NpyArray)]) -> Result
             ));
         }
     }
-    write_atomically(path, |f| {
+    Ok(meshflow_geometry::io::write_atomic_with(path, |f| {
         let mut zw = zip::ZipWriter::new(std::io::BufWriter::new(f));
         for (name, array) in arrays {
             let bytes = encode_npy(array);
@@ -811,7 +772,7 @@ pub fn write_npz(path: impl AsRef<Path>, arrays: &[(&str, &NpyArray)]) -> Result
         }
         let mut w = zw.finish().map_err(std::io::Error::other)?;
         w.flush()
-    })
+    })?)
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -8,8 +8,8 @@ use std::path::PathBuf;
 /// problem in their own data.
 #[derive(Debug, thiserror::Error)]
 pub enum GeometryError {
-    /// A file could not be opened or read.
-    #[error("cannot read {path}: {source}")]
+    /// A file could not be opened, read or written.
+    #[error("{path}: {source}")]
     Io {
         /// The file.
         path: PathBuf,

@@ -39,8 +39,7 @@
 use crate::cf::{Calendar, TimeAxis};
 use crate::{DatasetError, Result};
 use netcdf_writer as ncw;
-use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 /// The netCDF default fill value for float (`NC_FILL_FLOAT`, 9.96921e36).
 pub const DEFAULT_FILL_F32: f32 = ncw::NC_FILL_FLOAT;
@@ -273,37 +272,7 @@ fn encode_at(path: &Path, grid: &CfGrid) -> Result<Vec<u8>> {
 pub fn write_cf_grid(path: impl AsRef<Path>, grid: &CfGrid) -> Result<()> {
     let path = path.as_ref();
     let bytes = encode_at(path, grid)?;
-    write_atomically(path, &bytes)
-}
-
-fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e: std::io::Error| DatasetError::Io {
-        path: path.to_path_buf(),
-        source: e,
-    };
-    let dir = match path.parent() {
-        Some(p) if !p.as_os_str().is_empty() => p.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    let file_name = path
-        .file_name()
-        .ok_or_else(|| invalid(path, "the path names no file".into()))?;
-    let mut tmp_name = std::ffi::OsString::from(".");
-    tmp_name.push(file_name);
-    tmp_name.push(format!(".tmp-{}", std::process::id()));
-    let tmp = dir.join(tmp_name);
-    let result = (|| {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(bytes)?;
-        f.sync_all()?;
-        drop(f);
-        std::fs::rename(&tmp, path)
-    })();
-    if let Err(e) = result {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io(e));
-    }
-    Ok(())
+    Ok(meshflow_geometry::io::write_atomic(path, &bytes)?)
 }
 
 #[cfg(test)]
@@ -312,7 +281,7 @@ mod tests {
     use crate::cf::{Axis, CfDateTime};
     use crate::netcdf::{CfData, NcFile, NcFormat, NcType};
 
-    fn tmpdir(tag: &str) -> PathBuf {
+    fn tmpdir(tag: &str) -> std::path::PathBuf {
         let d = std::env::temp_dir().join(format!("meshflow-ncw-{tag}-{}", std::process::id()));
         std::fs::create_dir_all(&d).unwrap();
         d

@@ -137,16 +137,24 @@ pub fn require_shared_data() -> Option<PathBuf> {
     None
 }
 
-/// Writes `bytes` to `path` atomically: a uniquely named temporary file in the same
-/// directory is written and flushed to disk, then renamed over `path`, so readers (and a
-/// crash mid-write) never leave a half-written file. The temporary file is removed on error.
+/// Writes `bytes` to `path` atomically; see [`write_atomic_with`].
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_atomic_with(path, |file| file.write_all(bytes))
+}
+
+/// Writes `path` atomically: `write` fills a uniquely named temporary file in the same
+/// directory, which is flushed to disk and then renamed over `path`, so readers (and a crash
+/// mid-write) never see a half-written file. The temporary file is removed on error.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut std::fs::File) -> std::io::Result<()>,
+) -> Result<()> {
     use std::sync::atomic::{AtomicUsize, Ordering};
     static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
-    let io_err = |p: &Path| {
-        let p = p.to_path_buf();
-        move |source| GeometryError::Io { path: p, source }
+    let io_err = |source| GeometryError::Io {
+        path: path.to_path_buf(),
+        source,
     };
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d.to_path_buf(),
@@ -166,16 +174,14 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
             .write(true)
             .create_new(true)
             .open(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()
+        write(&mut file)?;
+        file.sync_all()?;
+        drop(file);
+        std::fs::rename(&tmp, path)
     })();
     if let Err(e) = written {
         let _ = std::fs::remove_file(&tmp);
-        return Err(io_err(path)(e));
-    }
-    if let Err(e) = std::fs::rename(&tmp, path) {
-        let _ = std::fs::remove_file(&tmp);
-        return Err(io_err(path)(e));
+        return Err(io_err(e));
     }
     Ok(())
 }
