@@ -52,7 +52,8 @@ use crate::score::ScoreNetwork;
 use crate::sde::VpSde;
 use crate::train::{
     latest_checkpoint, load_module, load_optimizer, load_run_config, prepare_run_dir, read_state,
-    save_module, save_optimizer, step_rng, write_checkpoint, CheckpointState, SignalDataset,
+    run_steps, save_module, save_optimizer, step_rng, write_checkpoint, CheckpointState,
+    SignalDataset, SteppedTrainer,
 };
 use crate::util;
 
@@ -357,6 +358,32 @@ impl<B: AutodiffBackend, P: ScoreNetwork<B>> AmortizedTrainer<B, P, RandomMask> 
     }
 }
 
+impl<B, P, M> SteppedTrainer for AmortizedTrainer<B, P, M>
+where
+    B: AutodiffBackend,
+    P: ScoreNetwork<B>,
+    M: MeasurementModel<B>,
+{
+    fn completed_steps(&self) -> usize {
+        self.step
+    }
+    fn total_steps(&self) -> usize {
+        self.config.steps
+    }
+    fn checkpoint_every(&self) -> usize {
+        self.config.checkpoint_every
+    }
+    fn has_checkpoint_dir(&self) -> bool {
+        self.dir.is_some()
+    }
+    fn step_once(&mut self) -> crate::Result<f32> {
+        self.train_step()
+    }
+    fn checkpoint(&mut self) -> crate::Result<PathBuf> {
+        self.save_checkpoint()
+    }
+}
+
 impl<B, P, M> AmortizedTrainer<B, P, M>
 where
     B: AutodiffBackend,
@@ -452,24 +479,13 @@ where
         &mut self,
         mut progress: impl FnMut(SamplerProgress) -> ControlFlow<()>,
     ) -> crate::Result<()> {
-        while self.step < self.config.steps {
-            let loss = self.train_step()?;
-            let p = SamplerProgress {
-                step: self.step,
-                total_steps: self.config.steps,
+        run_steps(self, |step, total_steps, loss| {
+            progress(SamplerProgress {
+                step,
+                total_steps,
                 loss,
-            };
-            let every = self.config.checkpoint_every;
-            let due =
-                (every > 0 && self.step.is_multiple_of(every)) || self.step == self.config.steps;
-            if due && self.dir.is_some() {
-                self.save_checkpoint()?;
-            }
-            if progress(p).is_break() {
-                break;
-            }
-        }
-        Ok(())
+            })
+        })
     }
 
     /// The VI loss (see the module docs) for simulated measurements of `x0`, averaged over the

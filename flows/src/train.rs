@@ -288,24 +288,13 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
         &mut self,
         mut progress: impl FnMut(TrainProgress) -> ControlFlow<()>,
     ) -> crate::Result<()> {
-        while self.step < self.config.steps {
-            let loss = self.train_step()?;
-            let p = TrainProgress {
-                step: self.step,
-                total_steps: self.config.steps,
+        run_steps(self, |step, total_steps, loss| {
+            progress(TrainProgress {
+                step,
+                total_steps,
                 loss,
-            };
-            let every = self.config.checkpoint_every;
-            let due =
-                (every > 0 && self.step.is_multiple_of(every)) || self.step == self.config.steps;
-            if due && self.dir.is_some() {
-                self.save_checkpoint()?;
-            }
-            if progress(p).is_break() {
-                break;
-            }
-        }
-        Ok(())
+            })
+        })
     }
 
     /// One optimiser step; returns the batch loss.
@@ -410,6 +399,66 @@ fn check_dim(config: &TrainConfig, data: &SignalDataset) -> crate::Result<()> {
 }
 
 /// RNG for step `k` of a run with `seed` (SplitMix64 mixing of the pair).
+/// A trainer driven step by step with periodic checkpoints (the prior and the amortized
+/// sampler trainers share [`run_steps`] through it).
+pub(crate) trait SteppedTrainer {
+    /// Completed steps.
+    fn completed_steps(&self) -> usize;
+    /// Total steps of the run.
+    fn total_steps(&self) -> usize;
+    /// Checkpoint period in steps (0: only at the end).
+    fn checkpoint_every(&self) -> usize;
+    /// Whether the trainer writes checkpoints at all.
+    fn has_checkpoint_dir(&self) -> bool;
+    /// One optimisation step; returns its loss.
+    fn step_once(&mut self) -> crate::Result<f32>;
+    /// Writes a checkpoint of the current state.
+    fn checkpoint(&mut self) -> crate::Result<PathBuf>;
+}
+
+/// Runs `trainer` until its total steps, checkpointing every `checkpoint_every` steps and at
+/// the end, and calling `progress(step, total_steps, loss)` after every step. Returning
+/// `ControlFlow::Break` stops at once without a checkpoint (like a kill).
+pub(crate) fn run_steps<T: SteppedTrainer>(
+    trainer: &mut T,
+    mut progress: impl FnMut(usize, usize, f32) -> ControlFlow<()>,
+) -> crate::Result<()> {
+    while trainer.completed_steps() < trainer.total_steps() {
+        let loss = trainer.step_once()?;
+        let (step, total) = (trainer.completed_steps(), trainer.total_steps());
+        let every = trainer.checkpoint_every();
+        let due = (every > 0 && step.is_multiple_of(every)) || step == total;
+        if due && trainer.has_checkpoint_dir() {
+            trainer.checkpoint()?;
+        }
+        if progress(step, total, loss).is_break() {
+            break;
+        }
+    }
+    Ok(())
+}
+
+impl<B: AutodiffBackend> SteppedTrainer for ScorePriorTrainer<B> {
+    fn completed_steps(&self) -> usize {
+        self.step
+    }
+    fn total_steps(&self) -> usize {
+        self.config.steps
+    }
+    fn checkpoint_every(&self) -> usize {
+        self.config.checkpoint_every
+    }
+    fn has_checkpoint_dir(&self) -> bool {
+        self.dir.is_some()
+    }
+    fn step_once(&mut self) -> crate::Result<f32> {
+        self.train_step()
+    }
+    fn checkpoint(&mut self) -> crate::Result<PathBuf> {
+        self.save_checkpoint()
+    }
+}
+
 pub(crate) fn step_rng(seed: u64, k: u64) -> StdRng {
     let mut z = seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
