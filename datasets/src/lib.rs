@@ -15,6 +15,7 @@ pub mod idx;
 pub mod netcdf;
 pub mod noise;
 pub mod npy;
+mod spec_args;
 pub mod tasks;
 pub mod testdata;
 

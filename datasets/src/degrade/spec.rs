@@ -252,16 +252,8 @@ fn parse_stage(stage: &str, whole: &str) -> Result<Degradation> {
             args.len()
         )));
     }
-    let x = args
-        .iter()
-        .map(|a| {
-            a.trim()
-                .parse::<f64>()
-                .ok()
-                .filter(|v| v.is_finite())
-                .ok_or_else(|| err(format!("`{a}` is not a finite number; expected `{form}`")))
-        })
-        .collect::<Result<Vec<f64>>>()?;
+    let x = crate::spec_args::finite_numbers(&args)
+        .map_err(|a| err(format!("`{a}` is not a finite number; expected `{form}`")))?;
     let d = match kind.as_str() {
         "mask" => Degradation::Mask { rate: x[0] },
         "blind" => Degradation::Blind { lo: x[0], hi: x[1] },

@@ -163,16 +163,8 @@ impl FromStr for NoiseSpec {
                 "`{kind}` takes {arity} number(s): expected `{form}`"
             )));
         }
-        let nums = args
-            .iter()
-            .map(|a| {
-                a.trim()
-                    .parse::<f64>()
-                    .ok()
-                    .filter(|v| v.is_finite())
-                    .ok_or_else(|| err(format!("`{a}` is not a finite number; expected `{form}`")))
-            })
-            .collect::<Result<Vec<f64>>>()?;
+        let nums = crate::spec_args::finite_numbers(&args)
+            .map_err(|a| err(format!("`{a}` is not a finite number; expected `{form}`")))?;
         let spec = match kind.as_str() {
             "gaussian" => NoiseSpec::Gaussian { sigma: nums[0] },
             "correlated" => NoiseSpec::Correlated {
