@@ -45,6 +45,13 @@ fn open_source(source: &str) -> Result<Source> {
 }
 
 pub(super) fn info(args: &InfoArgs) -> Result<()> {
+    if let Some(c) = args.calendar {
+        anyhow::bail!(
+            "--calendar {} applies to data files (GRIB, NetCDF, .npz); `{}` is a mesh or grid",
+            c.name(),
+            args.source
+        );
+    }
     let src = open_source(&args.source)?;
     let (mesh, grid_json, label) = match &src {
         Source::Mesh(p, m) => (m, serde_json::Value::Null, format!("mesh {}", p.display())),

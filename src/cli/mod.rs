@@ -10,6 +10,8 @@ use clap::{Parser, Subcommand, ValueEnum};
 
 use anyhow::Result;
 
+use crate::datasets::cf::Calendar;
+
 /// meshflow: probabilistic deep learning on signals that live on surfaces.
 #[derive(Debug, Parser)]
 #[command(name = "meshflow", version, about, long_about = None)]
@@ -35,12 +37,17 @@ pub enum Command {
 #[derive(Debug, clap::Args)]
 pub struct InfoArgs {
     /// A mesh file (.obj, .ply), a built-in mesh (`bunny`), a grid spec such as
-    /// `icosphere:4`, `latlon:61x120`, `gaussian:64x128`, or a data file (GRIB 1/2,
-    /// NetCDF-3/4, NumPy .npz; recognised by its first bytes, whatever its extension).
+    /// `icosphere:4`, `latlon:61x120`, `gaussian:64x128`, a data file (GRIB 1/2,
+    /// NetCDF-3/4, NumPy .npz; recognised by its first bytes, whatever its extension) or a
+    /// built-in data set (`era5`, `era5-2t`, `a1b`).
     pub source: String,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Decode a NetCDF file's times in this calendar instead of its own `calendar` attribute
+    /// (standard, proleptic_gregorian, julian, noleap/365_day, all_leap/366_day, 360_day).
+    #[arg(long, value_name = "NAME", value_parser = data::parse_calendar)]
+    pub calendar: Option<Calendar>,
 }
 
 /// Mass matrix used by `meshflow spectrum`.
@@ -73,8 +80,9 @@ pub struct SpectrumArgs {
 /// Arguments of `meshflow convert`.
 #[derive(Debug, clap::Args)]
 pub struct ConvertArgs {
-    /// The input: GRIB 1/2, NetCDF-3/4 or NumPy .npz (recognised by its first bytes).
-    pub input: std::path::PathBuf,
+    /// The input: GRIB 1/2, NetCDF-3/4 or NumPy .npz (recognised by its first bytes), or a
+    /// built-in data set (era5, era5-2t, a1b).
+    pub input: String,
     /// The output: `.nc` (CF NetCDF, float32 [time or field, lat, lon]) or `.npz`.
     pub output: std::path::PathBuf,
     /// The variable to convert (GRIB short name, NetCDF variable, NPZ key); needed when the
@@ -85,6 +93,10 @@ pub struct ConvertArgs {
     /// `-5:`, `::2`, `7`.
     #[arg(long, value_name = "A:B", allow_hyphen_values = true)]
     pub fields: Option<String>,
+    /// Decode a NetCDF file's times in this calendar instead of its own (see `meshflow info
+    /// --help`).
+    #[arg(long, value_name = "NAME", value_parser = data::parse_calendar)]
+    pub calendar: Option<Calendar>,
     /// Print one JSON object instead of a one-line summary.
     #[arg(long)]
     pub json: bool,
@@ -94,7 +106,7 @@ pub struct ConvertArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info(a) => match data::data_file(&a.source)? {
-            Some(path) => data::info(path, a.json),
+            Some(source) => data::info(source, &a),
             None => mesh::info(&a),
         },
         Command::Spectrum(a) => mesh::spectrum(&a),

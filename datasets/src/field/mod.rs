@@ -46,6 +46,7 @@ mod format;
 mod range;
 mod read;
 mod set;
+mod source;
 #[cfg(test)]
 mod tests;
 
@@ -54,6 +55,8 @@ pub use describe::{describe, grid_family, DataFileInfo, GridFamily, GridInfo, Va
 pub use format::DataFormat;
 pub use range::{FieldRange, FieldRangeError};
 pub use read::{
-    gridded_variable_names, read_variable, sphere_grid, FieldLabel, GriddedVariable, TimeCoordinate,
+    gridded_variable_names, read_variable, sphere_grid, DataFile, FieldLabel, GriddedVariable,
+    TimeCoordinate,
 };
 pub use set::{FieldSet, NormalisationChoice};
+pub use source::DataSource;
