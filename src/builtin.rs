@@ -4,7 +4,7 @@
 //! (`meshflow info era5`, `meshflow convert era5 t.nc --var t`): `era5`, `era5-2t` and `a1b`
 //! ([`BUILTIN_DATA`]); see `data/README.md` for their provenance and licences.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::datasets::field::DataSource;
 use crate::geometry::{io::parse_obj, io::LoadedMesh, Result};
@@ -81,9 +81,55 @@ pub fn builtin_data(name: &str) -> Option<&'static BuiltinData> {
     BUILTIN_DATA.iter().find(|d| d.name == name)
 }
 
+fn env_dir(key: &str) -> Option<PathBuf> {
+    std::env::var_os(key)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+/// The platform cache folder for meshflow's data: `$XDG_CACHE_HOME/meshflow/data`, else
+/// `~/.cache/meshflow/data`, else `%LOCALAPPDATA%\meshflow\data` (Windows).
+fn cache_data_dir() -> Option<PathBuf> {
+    env_dir("XDG_CACHE_HOME")
+        .or_else(|| env_dir("HOME").map(|h| h.join(".cache")))
+        .or_else(|| env_dir("LOCALAPPDATA"))
+        .map(|c| c.join("meshflow").join("data"))
+}
+
+/// Where `meshflow fetch` puts downloads by default: `$MESHFLOW_DATA` when set, else the
+/// platform cache folder (`$XDG_CACHE_HOME/meshflow/data`, `~/.cache/meshflow/data`;
+/// `%LOCALAPPDATA%\meshflow\data` on Windows). `None` when none of these is set.
+pub fn default_fetch_dir() -> Option<PathBuf> {
+    env_dir("MESHFLOW_DATA").or_else(cache_data_dir)
+}
+
+/// Finds a data file the way every loader does, in this order:
+/// 1. `rel` itself, when it names an existing file (an explicit path);
+/// 2. `$MESHFLOW_DATA/rel`;
+/// 3. the fetch folder `~/.cache/meshflow/data/rel` (see [`default_fetch_dir`]).
+///
+/// `rel` follows the data directory's layout, e.g. `mnist/train-images-idx3-ubyte.gz` or
+/// `bunny/bun_zipper_res3.ply` (what `meshflow fetch mnist|bunny` writes).
+pub fn find_data_file(rel: impl AsRef<Path>) -> Option<PathBuf> {
+    let rel = rel.as_ref();
+    if rel.is_file() {
+        return Some(rel.to_path_buf());
+    }
+    if rel.is_absolute() {
+        return None;
+    }
+    [env_dir("MESHFLOW_DATA"), cache_data_dir()]
+        .into_iter()
+        .flatten()
+        .map(|d| d.join(rel))
+        .find(|p| p.is_file())
+}
+
 /// Resolves what a user typed where a data file is expected: a built-in name (`era5`,
-/// `era5-2t`, `a1b`; compiled in, works offline) or a path. Built-in names win over a file
-/// of the same name in the working directory; write `./era5` for the file.
+/// `era5-2t`, `a1b`; compiled in, works offline) or a path, looked up as
+/// [`find_data_file`] does (the path itself, `$MESHFLOW_DATA/PATH`, the fetch directory).
+/// Built-in names win over a file of the same name in the working directory; write `./era5`
+/// for the file.
 ///
 /// # Errors
 /// A name that is neither built in nor an existing file, with the built-in names listed.
@@ -91,9 +137,8 @@ pub fn resolve_data_source(name_or_path: &str) -> anyhow::Result<DataSource> {
     if let Some(d) = builtin_data(name_or_path) {
         return Ok(d.source());
     }
-    let path = Path::new(name_or_path);
-    if path.is_file() {
-        return Ok(DataSource::Path(path.to_path_buf()));
+    if let Some(path) = find_data_file(name_or_path) {
+        return Ok(DataSource::Path(path));
     }
     let names: Vec<&str> = BUILTIN_DATA.iter().map(|d| d.name).collect();
     anyhow::bail!(

@@ -1,11 +1,9 @@
 //! `meshflow info` on data files (GRIB, NetCDF, NPZ) and `meshflow convert`.
 
-use std::path::Path;
-
 use anyhow::{Context, Result};
 
 use super::{ConvertArgs, InfoArgs};
-use crate::builtin::{builtin_data, resolve_data_source, BUILTIN_MESHES};
+use crate::builtin::{builtin_data, find_data_file, resolve_data_source, BUILTIN_MESHES};
 use crate::datasets::cf::Calendar;
 use crate::datasets::field::{DataFile, DataFileInfo, DataFormat, DataSource, FieldRange};
 use crate::geometry::sphere::looks_like_grid_spec;
@@ -21,23 +19,22 @@ pub(super) fn data_file(source: &str) -> Result<Option<DataSource>> {
     if looks_like_grid_spec(source) || BUILTIN_MESHES.contains(&source) {
         return Ok(None);
     }
-    let path = Path::new(source);
-    if !path.is_file() {
+    let Some(path) = find_data_file(source) else {
         return Ok(None);
-    }
+    };
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
     if matches!(ext.as_deref(), Some("obj" | "ply")) {
         return Ok(None);
     }
-    DataFormat::detect(path).with_context(|| {
+    DataFormat::detect(&path).with_context(|| {
         format!(
             "`{source}` is an unsupported file: neither a mesh (.obj, .ply) nor a data file \
              meshflow reads"
         )
     })?;
-    Ok(Some(DataSource::Path(path.to_path_buf())))
+    Ok(Some(DataSource::Path(path)))
 }
 
 /// Parses `--calendar NAME` (clap value parser): a CF calendar name.

@@ -4,6 +4,7 @@
 //! Mesh and grid commands live in `mesh`, data-file commands (GRIB, NetCDF, NPZ) in `data`.
 
 mod data;
+mod fetch;
 mod mesh;
 
 use clap::{Parser, Subcommand, ValueEnum};
@@ -31,6 +32,24 @@ pub enum Command {
     Spectrum(SpectrumArgs),
     /// Convert one variable of a GRIB, NetCDF or NPZ file to CF NetCDF (.nc) or NumPy (.npz).
     Convert(ConvertArgs),
+    /// Download MNIST or the Stanford bunny into the data directory, verifying sha256.
+    Fetch(FetchArgs),
+}
+
+/// Arguments of `meshflow fetch`.
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// The data set: `mnist` (the four IDX .gz files) or `bunny` (bun_zipper*.ply from the
+    /// Stanford bunny.tar.gz).
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(fetch::FETCHABLE))]
+    pub name: String,
+    /// The data directory; files go into its `mnist/` or `bunny/` folder. Default:
+    /// `$MESHFLOW_DATA`, else `~/.cache/meshflow/data`.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+    /// Base URL to download from instead of the canonical location (or `$MESHFLOW_MIRROR`).
+    #[arg(long, value_name = "URL")]
+    pub mirror: Option<String>,
 }
 
 /// Arguments of `meshflow info`.
@@ -111,5 +130,6 @@ pub fn run(cli: Cli) -> Result<()> {
         },
         Command::Spectrum(a) => mesh::spectrum(&a),
         Command::Convert(a) => data::convert(&a),
+        Command::Fetch(a) => fetch::fetch(&a),
     }
 }
