@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
-use crate::builtin::builtin_mesh;
+use crate::builtin::{builtin_mesh, find_data_file, resolve_data_source};
 use crate::datasets::bunny_mnist::{self, bunny_placement, MeshImageDataset};
 use crate::datasets::field::{self, group_split, FieldRange, FieldSet};
 use crate::geometry::mesh::TriMesh;
@@ -22,7 +22,7 @@ use crate::geometry::sphere::{GridSpec, SphereGrid};
 #[derive(Debug, Clone, Default, PartialEq, clap::Args, Serialize, Deserialize)]
 pub struct SelectionArgs {
     /// Gridded data: a GRIB 1/2, NetCDF-3/4 or NumPy .npz file on a latitude-longitude or
-    /// Gaussian grid.
+    /// Gaussian grid, or a built-in data set (`era5`: ERA5 t and z, 61x120, 80 fields each).
     #[arg(long, value_name = "FILE", conflicts_with_all = ["mesh", "images"])]
     pub data: Option<String>,
     /// The variable to use (GRIB short name, NetCDF variable, NPZ key); needed when the file
@@ -150,8 +150,8 @@ impl SelectionArgs {
     }
 
     fn load_grid(&self, data: &str) -> Result<Selected> {
-        let path = Path::new(data);
-        let var = field::read_variable(path, self.var.as_deref())
+        let source = resolve_data_source(data)?;
+        let var = field::read_variable(source, self.var.as_deref())
             .with_context(|| format!("reading {data}"))?;
         for w in &var.warnings {
             eprintln!("warning: {w}");
@@ -179,6 +179,13 @@ impl SelectionArgs {
 
     fn load_images(&self, mesh: &str, images: &Path) -> Result<Selected> {
         let mesh = load_named_mesh(mesh)?;
+        let images = &find_data_file(images).with_context(|| {
+            format!(
+                "no images at {} (nor under $MESHFLOW_DATA or the download folder); \
+                 `meshflow fetch mnist` downloads MNIST",
+                images.display()
+            )
+        })?;
         let range = match self.range()? {
             None => 0..usize::MAX,
             Some(r) => {
@@ -228,7 +235,8 @@ pub fn load_named_mesh(name: &str) -> Result<TriMesh> {
     if let Some(m) = builtin_mesh(name) {
         return Ok(m?.mesh);
     }
-    bunny_mnist::load_mesh(name).with_context(|| format!("reading mesh {name}"))
+    let path = find_data_file(name).unwrap_or_else(|| PathBuf::from(name));
+    bunny_mnist::load_mesh(&path).with_context(|| format!("reading mesh {name}"))
 }
 
 fn label_text(l: &field::FieldLabel) -> String {
