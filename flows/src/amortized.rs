@@ -51,9 +51,9 @@ use crate::realnvp::{ConditionalRealNvp, ConditionalRealNvpConfig};
 use crate::score::ScoreNetwork;
 use crate::sde::VpSde;
 use crate::train::{
-    latest_checkpoint, load_module, load_optimizer, load_run_config, prepare_run_dir, read_state,
-    run_steps, save_module, save_optimizer, step_rng, write_checkpoint, CheckpointState,
-    SignalDataset, SteppedTrainer,
+    latest_checkpoint, load_module, load_optimizer, load_run_config, prepare_run_dir, random_batch,
+    read_state, run_steps, save_module, save_optimizer, step_rng, write_checkpoint,
+    CheckpointState, SignalDataset, SteppedTrainer,
 };
 use crate::util;
 
@@ -520,13 +520,7 @@ where
     /// One optimiser step; returns the batch loss.
     fn train_step(&mut self) -> crate::Result<f32> {
         let mut rng = step_rng(self.config.seed, self.step as u64);
-        let idx: Vec<usize> = (0..self.config.batch_size)
-            .map(|_| rng.random_range(0..self.data_len))
-            .collect();
-        let x0 = self
-            .data
-            .clone()
-            .select(0, util::index_tensor::<B>(&idx, &self.device));
+        let x0 = random_batch(&self.data, self.data_len, self.config.batch_size, &mut rng);
         let loss = self.loss(x0, &mut rng);
         let value = util::scalar(loss.clone());
         if !value.is_finite() {

@@ -177,6 +177,142 @@ type Rec = NamedMpkFileRecorder<FullPrecisionSettings>;
 /// The optimiser type of [`ScorePriorTrainer`].
 pub type TrainOptimizer<B> = OptimizerAdaptor<AdamW, MlpScore<B>, B>;
 
+/// The trained state of an [`MlpScore`] optimised with AdamW: weights, their EMA, the
+/// optimiser, the step counter and the checkpoint bookkeeping. Shared by every trainer of an
+/// MLP network ([`ScorePriorTrainer`], [`crate::inverse::InverseFlowTrainer`]); a checkpoint
+/// holds `model.mpk`, `ema.mpk`, `optimizer.mpk`, `state.json` and `config.json`.
+pub(crate) struct MlpTrainState<B: AutodiffBackend> {
+    pub(crate) model: MlpScore<B>,
+    pub(crate) ema: MlpScore<B::InnerBackend>,
+    pub(crate) optim: TrainOptimizer<B>,
+    pub(crate) step: usize,
+    pub(crate) last_loss: Option<f32>,
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) last_checkpoint: Option<PathBuf>,
+}
+
+impl<B: AutodiffBackend> MlpTrainState<B> {
+    /// A fresh network (EMA = weights) and optimiser. With `checkpoint_dir`, the directory is
+    /// created, must not already hold checkpoints, and receives `config.json`.
+    pub(crate) fn fresh<C: Config>(
+        run_config: &C,
+        model: &MlpScoreConfig,
+        optimizer: &AdamWConfig,
+        checkpoint_dir: Option<&Path>,
+        device: &B::Device,
+    ) -> crate::Result<Self> {
+        if let Some(dir) = checkpoint_dir {
+            prepare_run_dir(dir, run_config)?;
+        }
+        let model = model.init::<B>(device);
+        Ok(Self {
+            ema: model.valid(),
+            model,
+            optim: optimizer.init::<B, MlpScore<B>>(),
+            step: 0,
+            last_loss: None,
+            dir: checkpoint_dir.map(Path::to_path_buf),
+            last_checkpoint: None,
+        })
+    }
+
+    /// The state of the most recent complete checkpoint in `dir`.
+    pub(crate) fn resume(
+        dir: &Path,
+        model: &MlpScoreConfig,
+        optimizer: &AdamWConfig,
+        device: &B::Device,
+    ) -> crate::Result<Self> {
+        let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
+        let state = read_state(&ckpt)?;
+        Ok(Self {
+            model: load_module(model.init::<B>(device), &ckpt.join("model"), device)?,
+            ema: load_module(
+                model.init::<B::InnerBackend>(device),
+                &ckpt.join("ema"),
+                device,
+            )?,
+            optim: load_optimizer(
+                optimizer.init::<B, MlpScore<B>>(),
+                &ckpt.join("optimizer"),
+                device,
+            )?,
+            step: state.step,
+            last_loss: state.loss,
+            dir: Some(dir.to_path_buf()),
+            last_checkpoint: Some(ckpt),
+        })
+    }
+
+    /// Applies one optimiser step for `loss` (a one-element tensor) and updates the EMA with
+    /// decay `min(ema_decay, (1 + k)/(10 + k))`; returns the loss value. A NaN/Inf loss is
+    /// [`FlowError::NonFiniteLoss`] and leaves the state untouched.
+    pub(crate) fn apply(
+        &mut self,
+        loss: Tensor<B, 1>,
+        learning_rate: f64,
+        ema_decay: f64,
+    ) -> crate::Result<f32> {
+        let value = util::scalar(loss.clone());
+        if !value.is_finite() {
+            return Err(FlowError::NonFiniteLoss {
+                step: self.step + 1,
+                loss: value,
+                last_checkpoint: self.last_checkpoint.clone(),
+            });
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self.optim.step(learning_rate, self.model.clone(), grads);
+        let k = self.step as f64;
+        let decay = ema_decay.min((1.0 + k) / (10.0 + k));
+        self.ema = ema_update(self.ema.clone(), &self.model.valid(), decay);
+        self.step += 1;
+        self.last_loss = Some(value);
+        Ok(value)
+    }
+
+    /// Writes a checkpoint atomically (with `run_config` as its `config.json`) and prunes all
+    /// but `keep`; errors if there is no checkpoint directory.
+    pub(crate) fn save<C: Config>(
+        &mut self,
+        run_config: &C,
+        keep: usize,
+    ) -> crate::Result<PathBuf> {
+        let dir = self.dir.clone().ok_or_else(|| {
+            FlowError::InvalidConfig(
+                "this trainer was created without a checkpoint directory".into(),
+            )
+        })?;
+        let state = CheckpointState {
+            step: self.step,
+            loss: self.last_loss,
+        };
+        let path = write_checkpoint(&dir, run_config, &state, keep, |tmp| {
+            save_module(&self.model, &tmp.join("model"))?;
+            save_module(&self.ema, &tmp.join("ema"))?;
+            save_optimizer(&self.optim, &tmp.join("optimizer"))
+        })?;
+        self.last_checkpoint = Some(path.clone());
+        Ok(path)
+    }
+}
+
+/// `batch` rows of `data` (`[N, D]`, `N = len`) drawn with replacement from `rng`.
+///
+/// # Shapes
+/// - `data`: `[N, D]` → `[batch, D]`
+pub(crate) fn random_batch<B: Backend, R: Rng + ?Sized>(
+    data: &Tensor<B, 2>,
+    len: usize,
+    batch: usize,
+    rng: &mut R,
+) -> Tensor<B, 2> {
+    let idx: Vec<usize> = (0..batch).map(|_| rng.random_range(0..len)).collect();
+    let device = data.device();
+    data.clone()
+        .select(0, util::index_tensor::<B>(&idx, &device))
+}
+
 /// Trains an [`MlpScore`] prior; see the module docs.
 ///
 /// ```no_run
@@ -200,16 +336,9 @@ pub type TrainOptimizer<B> = OptimizerAdaptor<AdamW, MlpScore<B>, B>;
 /// ```
 pub struct ScorePriorTrainer<B: AutodiffBackend> {
     config: TrainConfig,
-    model: MlpScore<B>,
-    ema: MlpScore<B::InnerBackend>,
-    optim: TrainOptimizer<B>,
-    step: usize,
-    last_loss: Option<f32>,
+    state: MlpTrainState<B>,
     data: Tensor<B, 2>,
     data_len: usize,
-    device: B::Device,
-    dir: Option<PathBuf>,
-    last_checkpoint: Option<PathBuf>,
 }
 
 impl<B: AutodiffBackend> ScorePriorTrainer<B> {
@@ -223,23 +352,17 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
     ) -> crate::Result<Self> {
         config.validate()?;
         check_dim(&config, data)?;
-        if let Some(dir) = checkpoint_dir {
-            prepare_run_dir(dir, &config)?;
-        }
-        let model = config.model.init::<B>(device);
-        let ema = model.valid();
-        let optim = config.optimizer.init::<B, MlpScore<B>>();
+        let state = MlpTrainState::fresh(
+            &config,
+            &config.model,
+            &config.optimizer,
+            checkpoint_dir,
+            device,
+        )?;
         Ok(Self {
-            model,
-            ema,
-            optim,
-            step: 0,
-            last_loss: None,
+            state,
             data: data.to_tensor(device),
             data_len: data.len(),
-            device: device.clone(),
-            dir: checkpoint_dir.map(Path::to_path_buf),
-            last_checkpoint: None,
             config,
         })
     }
@@ -250,30 +373,11 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
         let config: TrainConfig = load_run_config(dir)?;
         config.validate()?;
         check_dim(&config, data)?;
-        let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
-        let model = load_module(config.model.init::<B>(device), &ckpt.join("model"), device)?;
-        let ema = load_module(
-            config.model.init::<B::InnerBackend>(device),
-            &ckpt.join("ema"),
-            device,
-        )?;
-        let optim = load_optimizer(
-            config.optimizer.init::<B, MlpScore<B>>(),
-            &ckpt.join("optimizer"),
-            device,
-        )?;
-        let state = read_state(&ckpt)?;
+        let state = MlpTrainState::resume(dir, &config.model, &config.optimizer, device)?;
         Ok(Self {
-            model,
-            ema,
-            optim,
-            step: state.step,
-            last_loss: state.loss,
+            state,
             data: data.to_tensor(device),
             data_len: data.len(),
-            device: device.clone(),
-            dir: Some(dir.to_path_buf()),
-            last_checkpoint: Some(ckpt),
             config,
         })
     }
@@ -299,66 +403,23 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
 
     /// One optimiser step; returns the batch loss.
     fn train_step(&mut self) -> crate::Result<f32> {
-        let mut rng = step_rng(self.config.seed, self.step as u64);
-        let idx: Vec<usize> = (0..self.config.batch_size)
-            .map(|_| rng.random_range(0..self.data_len))
-            .collect();
-        let x0 = self
-            .data
-            .clone()
-            .select(0, util::index_tensor::<B>(&idx, &self.device));
-        let sde = self.model.sde();
-        let loss = dsm_loss(&self.model, &sde, x0, &mut rng);
-        let value = util::scalar(loss.clone());
-        if !value.is_finite() {
-            return Err(FlowError::NonFiniteLoss {
-                step: self.step + 1,
-                loss: value,
-                last_checkpoint: self.last_checkpoint.clone(),
-            });
-        }
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self
-            .optim
-            .step(self.config.learning_rate, self.model.clone(), grads);
-        let k = self.step as f64;
-        let decay = self.config.ema_decay.min((1.0 + k) / (10.0 + k));
-        self.ema = ema_update(self.ema.clone(), &self.model.valid(), decay);
-        self.step += 1;
-        self.last_loss = Some(value);
-        Ok(value)
+        let mut rng = step_rng(self.config.seed, self.state.step as u64);
+        let x0 = random_batch(&self.data, self.data_len, self.config.batch_size, &mut rng);
+        let sde = self.state.model.sde();
+        let loss = dsm_loss(&self.state.model, &sde, x0, &mut rng);
+        self.state
+            .apply(loss, self.config.learning_rate, self.config.ema_decay)
     }
 
     /// Writes a checkpoint of the current state atomically (temporary directory + rename) and
     /// prunes old ones; returns its directory. Errors if the trainer has no checkpoint directory.
     pub fn save_checkpoint(&mut self) -> crate::Result<PathBuf> {
-        let dir = self.dir.clone().ok_or_else(|| {
-            FlowError::InvalidConfig(
-                "this trainer was created without a checkpoint directory".into(),
-            )
-        })?;
-        let state = CheckpointState {
-            step: self.step,
-            loss: self.last_loss,
-        };
-        let path = write_checkpoint(
-            &dir,
-            &self.config,
-            &state,
-            self.config.keep_checkpoints,
-            |tmp| {
-                save_module(&self.model, &tmp.join("model"))?;
-                save_module(&self.ema, &tmp.join("ema"))?;
-                save_optimizer(&self.optim, &tmp.join("optimizer"))
-            },
-        )?;
-        self.last_checkpoint = Some(path.clone());
-        Ok(path)
+        self.state.save(&self.config, self.config.keep_checkpoints)
     }
 
     /// Completed steps.
     pub fn step(&self) -> usize {
-        self.step
+        self.state.step
     }
 
     /// The run's configuration.
@@ -368,22 +429,22 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
 
     /// The model being trained (autodiff backend).
     pub fn model(&self) -> &MlpScore<B> {
-        &self.model
+        &self.state.model
     }
 
     /// The EMA of the weights (inner backend), the model to sample from.
     pub fn ema_model(&self) -> &MlpScore<B::InnerBackend> {
-        &self.ema
+        &self.state.ema
     }
 
     /// The most recent checkpoint written or resumed from.
     pub fn last_checkpoint(&self) -> Option<&Path> {
-        self.last_checkpoint.as_deref()
+        self.state.last_checkpoint.as_deref()
     }
 
     /// Loss of the last completed step.
     pub fn last_loss(&self) -> Option<f32> {
-        self.last_loss
+        self.state.last_loss
     }
 }
 
@@ -398,7 +459,6 @@ fn check_dim(config: &TrainConfig, data: &SignalDataset) -> crate::Result<()> {
     Ok(())
 }
 
-/// RNG for step `k` of a run with `seed` (SplitMix64 mixing of the pair).
 /// A trainer driven step by step with periodic checkpoints (the prior and the amortized
 /// sampler trainers share [`run_steps`] through it).
 pub(crate) trait SteppedTrainer {
@@ -440,7 +500,7 @@ pub(crate) fn run_steps<T: SteppedTrainer>(
 
 impl<B: AutodiffBackend> SteppedTrainer for ScorePriorTrainer<B> {
     fn completed_steps(&self) -> usize {
-        self.step
+        self.state.step
     }
     fn total_steps(&self) -> usize {
         self.config.steps
@@ -449,7 +509,7 @@ impl<B: AutodiffBackend> SteppedTrainer for ScorePriorTrainer<B> {
         self.config.checkpoint_every
     }
     fn has_checkpoint_dir(&self) -> bool {
-        self.dir.is_some()
+        self.state.dir.is_some()
     }
     fn step_once(&mut self) -> crate::Result<f32> {
         self.train_step()
@@ -459,6 +519,7 @@ impl<B: AutodiffBackend> SteppedTrainer for ScorePriorTrainer<B> {
     }
 }
 
+/// RNG for step `k` of a run with `seed` (SplitMix64 mixing of the pair).
 pub(crate) fn step_rng(seed: u64, k: u64) -> StdRng {
     let mut z = seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
