@@ -21,6 +21,10 @@
 //! signal to the end of the (learned) flow. Inference ([`InverseDenoiser`]): ICM one network
 //! evaluation, IFM the ODE solve.
 //!
+//! The deep no-clean-data baseline, Noise2Score/Tweedie with a score model of the noisy data,
+//! is [`tweedie_denoise`]; the classical one is heat smoothing with a SURE-chosen time
+//! ([`crate::classical::sure_heat_time`]).
+//!
 //! # Networks
 //! Both `F_θ` (ICM, in the consistency parametrisation
 //! `f = c_skip(t)·x + c_out(t)·F_θ(x, t)`, [`consistency_scalings`]) and `v_θ` (IFM) take
@@ -68,9 +72,11 @@
 mod ifm;
 mod schedule;
 mod trainer;
+mod tweedie;
 
 pub use schedule::{consistency_scalings, karras_schedule};
 pub use trainer::{InverseFlowTrainer, InverseProgress};
+pub use tweedie::{tweedie_denoise, NoiseCovariance};
 
 use std::path::Path;
 

@@ -187,7 +187,7 @@ fn icm_denoises_the_circle_toy_without_collapsing() {
 
 #[test]
 fn ifm_denoises_the_circle_toy_without_collapsing() {
-    let (noisy, psnr, ratio, secs) = train_toy(InverseMethod::Ifm, 800);
+    let (noisy, psnr, ratio, secs) = train_toy(InverseMethod::Ifm, 600);
     eprintln!("IFM toy: noisy {noisy:.2} dB → {psnr:.2} dB; std ratio {ratio:?}; {secs:.1} s");
     assert!(psnr >= 21.5, "IFM reached only {psnr:.2} dB");
     for r in ratio {
