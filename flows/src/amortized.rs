@@ -595,6 +595,22 @@ where
     }
 }
 
+/// Loads a trained sampler from a run directory: its `config.json` and the flow of its most
+/// recent complete checkpoint, on any backend.
+///
+/// # Errors
+/// [`FlowError::NoCheckpoint`] when `dir` has none; I/O or parse errors naming the file.
+pub fn load_trained_sampler<B: Backend>(
+    dir: &Path,
+    device: &B::Device,
+) -> crate::Result<(ConditionalRealNvp<B>, SamplerTrainConfig)> {
+    let config: SamplerTrainConfig = load_run_config(dir)?;
+    config.validate()?;
+    let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
+    let flow = load_module(config.flow.init::<B>(device), &ckpt.join("flow"), device)?;
+    Ok((flow, config))
+}
+
 fn check_dims<B: Backend, P: ScoreNetwork<B>>(
     config: &SamplerTrainConfig,
     prior: &P,

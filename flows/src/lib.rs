@@ -72,8 +72,9 @@ pub use error::{FlowError, Result};
 /// The commonly used items.
 pub mod prelude {
     pub use crate::amortized::{
-        coverage, posterior_summary, sample_posterior, AmortizedTrainer, MeasurementModel,
-        Measurements, PosteriorSummary, RandomMask, SamplerProgress, SamplerTrainConfig,
+        coverage, load_trained_sampler, posterior_summary, sample_posterior, AmortizedTrainer,
+        MeasurementModel, Measurements, PosteriorSummary, RandomMask, SamplerProgress,
+        SamplerTrainConfig,
     };
     pub use crate::dps::{dps_sample, DpsConfig, DpsOutput, DpsVariant};
     pub use crate::dsm::{dsm_elbo_surrogate, dsm_loss, ElboOptions, VpImportanceSampler};
@@ -88,5 +89,7 @@ pub mod prelude {
     };
     pub use crate::score::{GaussianScore, MlpScore, MlpScoreConfig, ScoreNetwork};
     pub use crate::sde::{Sde, VpSde};
-    pub use crate::train::{ScorePriorTrainer, SignalDataset, TrainConfig, TrainProgress};
+    pub use crate::train::{
+        load_trained_prior, ScorePriorTrainer, SignalDataset, TrainConfig, TrainProgress,
+    };
 }

@@ -125,6 +125,23 @@ impl SignalDataset {
         Ok(Self { values, len, dim })
     }
 
+    /// Stacks equally long signals (e.g. vertex signals in normalised units) into a dataset,
+    /// with the checks of [`SignalDataset::new`].
+    ///
+    /// # Shapes
+    /// `rows`: `N` signals of `D` values each → `[N, D]`
+    pub fn from_rows(rows: &[Vec<f32>]) -> crate::Result<Self> {
+        let dim = rows.first().map_or(0, Vec::len);
+        if let Some(i) = rows.iter().position(|r| r.len() != dim) {
+            return Err(FlowError::InvalidData(format!(
+                "signal {i} has {} values, signal 0 has {dim}: all signals must live on one \
+                 discretisation",
+                rows[i].len()
+            )));
+        }
+        Self::new(rows.concat(), rows.len(), dim)
+    }
+
     /// Like [`SignalDataset::new`] without the finiteness scan (sizes are still asserted).
     pub fn new_unchecked(values: Vec<f32>, len: usize, dim: usize) -> Self {
         assert_eq!(values.len(), len * dim, "dataset size mismatch");
@@ -150,6 +167,22 @@ impl SignalDataset {
     pub fn to_tensor<B: Backend>(&self, device: &B::Device) -> Tensor<B, 2> {
         util::tensor2(self.values.clone(), self.len, self.dim, device)
     }
+}
+
+/// Loads a trained prior from a run directory: its `config.json` and the EMA weights of its
+/// most recent complete checkpoint (the weights to sample with), on any backend.
+///
+/// # Errors
+/// [`FlowError::NoCheckpoint`] when `dir` has none; I/O or parse errors naming the file.
+pub fn load_trained_prior<B: Backend>(
+    dir: &Path,
+    device: &B::Device,
+) -> crate::Result<(MlpScore<B>, TrainConfig)> {
+    let config: TrainConfig = load_run_config(dir)?;
+    config.validate()?;
+    let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
+    let model = load_module(config.model.init::<B>(device), &ckpt.join("ema"), device)?;
+    Ok((model, config))
 }
 
 /// Reported to the progress callback after every step.

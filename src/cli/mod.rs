@@ -3,8 +3,13 @@
 //! Each command prints a human-readable report, or exactly one JSON object with `--json`.
 //! Mesh and grid commands live in `mesh`, data-file commands (GRIB, NetCDF, NPZ) in `data`.
 
+pub(crate) mod backend;
 mod data;
+pub mod impute;
 mod mesh;
+mod progress;
+pub mod select;
+pub mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -29,6 +34,13 @@ pub enum Command {
     Spectrum(SpectrumArgs),
     /// Convert one variable of a GRIB, NetCDF or NPZ file to CF NetCDF (.nc) or NumPy (.npz).
     Convert(ConvertArgs),
+    /// Train a diffusion (VP-SDE) score prior on clean fields.
+    TrainPrior(train::TrainPriorArgs),
+    /// Train the amortized conditional RealNVP posterior sampler against a trained prior.
+    TrainSampler(train::TrainSamplerArgs),
+    /// Impute degraded held-out fields with the sampler, DPS/MCG and classical baselines,
+    /// score them side by side and write the results (NetCDF, PLY, npz).
+    Impute(impute::ImputeArgs),
 }
 
 /// Arguments of `meshflow info`.
@@ -99,5 +111,8 @@ pub fn run(cli: Cli) -> Result<()> {
         },
         Command::Spectrum(a) => mesh::spectrum(&a),
         Command::Convert(a) => data::convert(&a),
+        Command::TrainPrior(a) => train::train_prior(&a),
+        Command::TrainSampler(a) => train::train_sampler(&a),
+        Command::Impute(a) => impute::impute(&a),
     }
 }

@@ -56,4 +56,4 @@ pub use range::{FieldRange, FieldRangeError};
 pub use read::{
     gridded_variable_names, read_variable, sphere_grid, FieldLabel, GriddedVariable, TimeCoordinate,
 };
-pub use set::{FieldSet, NormalisationChoice};
+pub use set::{group_split, FieldSet, NormalisationChoice};
