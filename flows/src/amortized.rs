@@ -51,9 +51,9 @@ use crate::realnvp::{ConditionalRealNvp, ConditionalRealNvpConfig};
 use crate::score::ScoreNetwork;
 use crate::sde::VpSde;
 use crate::train::{
-    latest_checkpoint, load_module, load_optimizer, load_run_config, prepare_run_dir, random_batch,
-    read_state, run_steps, save_module, save_optimizer, step_rng, write_checkpoint,
-    CheckpointState, SignalDataset, SteppedTrainer,
+    latest_checkpoint, load_latest_record, load_module, load_optimizer, load_run_config,
+    prepare_run_dir, random_batch, read_state, run_steps, save_module, save_optimizer, step_rng,
+    write_checkpoint, CheckpointState, SignalDataset, SteppedTrainer,
 };
 use crate::util;
 
@@ -606,8 +606,7 @@ pub fn load_trained_sampler<B: Backend>(
 ) -> crate::Result<(ConditionalRealNvp<B>, SamplerTrainConfig)> {
     let config: SamplerTrainConfig = load_run_config(dir)?;
     config.validate()?;
-    let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
-    let flow = load_module(config.flow.init::<B>(device), &ckpt.join("flow"), device)?;
+    let flow = load_latest_record(dir, config.flow.init::<B>(device), "flow", device)?;
     Ok((flow, config))
 }
 

@@ -180,9 +180,23 @@ pub fn load_trained_prior<B: Backend>(
 ) -> crate::Result<(MlpScore<B>, TrainConfig)> {
     let config: TrainConfig = load_run_config(dir)?;
     config.validate()?;
-    let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
-    let model = load_module(config.model.init::<B>(device), &ckpt.join("ema"), device)?;
+    let model = load_latest_record(dir, config.model.init::<B>(device), "ema", device)?;
     Ok((model, config))
+}
+
+/// Loads the record `name` (`model`, `ema`, `flow`, …) of the most recent complete checkpoint
+/// of the run in `dir` into a freshly initialised `module`.
+///
+/// # Errors
+/// [`FlowError::NoCheckpoint`] when `dir` has none; record errors naming the file.
+pub(crate) fn load_latest_record<B: Backend, M: Module<B>>(
+    dir: &Path,
+    module: M,
+    name: &str,
+    device: &B::Device,
+) -> crate::Result<M> {
+    let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
+    load_module(module, &ckpt.join(name), device)
 }
 
 /// Reported to the progress callback after every step.

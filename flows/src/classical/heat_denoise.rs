@@ -10,6 +10,7 @@ use rand::{Rng, RngCore};
 use sprs::CsMat;
 
 use crate::error::{FlowError, Result};
+use crate::inverse::ConditionalNoise;
 
 /// The time chosen and the criterion at every candidate (per value, in squared signal units).
 #[derive(Clone, Debug, PartialEq)]
@@ -94,7 +95,8 @@ pub fn sure_heat_time<R: Rng + ?Sized>(
 }
 
 /// Picks the heat time by noisier-to-noisy validation, for any noise model: each field is
-/// corrupted once more, `y' ~ p(· | y)` (`resample`, with randomness from `rng`), and the time
+/// corrupted once more, `y' ~ p(· | y)` (`resample`, any closure
+/// `Fn(&[f32], &mut dyn RngCore) -> Vec<f32>`, with randomness from `rng`), and the time
 /// minimising `‖H_t y' − y‖² / n` wins. The criterion is the error of denoising the doubly
 /// noisy data against the noisy data, a heuristic proxy (not an unbiased risk estimate like
 /// SURE): on smooth sphere fields with σ = 0.3 it picks a third of the oracle time, with twice
@@ -103,11 +105,11 @@ pub fn noisier_heat_time(
     l: &CsMat<f64>,
     m: &CsMat<f64>,
     noisy: &[f32],
-    resample: &dyn Fn(&[f32], &mut dyn RngCore) -> Vec<f32>,
+    resample: &dyn ConditionalNoise,
     times: &[f64],
     rng: &mut dyn RngCore,
 ) -> Result<HeatTimeChoice> {
-    let noisier = resample(noisy, rng);
+    let noisier = resample.sample(noisy, rng);
     if noisier.len() != noisy.len() {
         return Err(FlowError::InvalidData(format!(
             "the noise model returned {} values for {}",

@@ -87,7 +87,7 @@ use rand::RngCore;
 
 use crate::error::FlowError;
 use crate::score::{MlpScore, MlpScoreConfig, ScoreNetwork};
-use crate::train::{latest_checkpoint, load_module, load_run_config};
+use crate::train::{load_latest_record, load_run_config};
 
 /// A conditional noise distribution `p(x₁ | x₀)` that training resamples from.
 ///
@@ -278,10 +278,8 @@ impl InverseFlowConfig {
                 self.grid_points, self.ode_steps
             ));
         }
-        if !(self.rho > 0.0 && self.rho.is_finite())
-            || !(self.sigma_data > 0.0 && self.sigma_data.is_finite())
-            || !(self.huber_factor > 0.0 && self.huber_factor.is_finite())
-        {
+        let positive = |v: f64| v > 0.0 && v.is_finite();
+        if !(positive(self.rho) && positive(self.sigma_data) && positive(self.huber_factor)) {
             return bad(format!(
                 "rho, sigma_data and huber_factor must be positive, got {}, {}, {}",
                 self.rho, self.sigma_data, self.huber_factor
@@ -367,9 +365,7 @@ impl<B: Backend> InverseDenoiser<B> {
     pub fn load(dir: &Path, device: &B::Device) -> crate::Result<Self> {
         let config: InverseFlowConfig = load_run_config(dir)?;
         config.validate()?;
-        let ckpt =
-            latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.to_path_buf()))?;
-        let net = load_module(config.model.init::<B>(device), &ckpt.join("ema"), device)?;
+        let net = load_latest_record(dir, config.model.init::<B>(device), "ema", device)?;
         Self::new(net, config)
     }
 

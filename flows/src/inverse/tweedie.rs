@@ -38,7 +38,7 @@ pub fn tweedie_denoise<B: Backend, S: ScoreNetwork<B>>(
         NoiseCovariance::Isotropic(var) => s.mul_scalar(*var),
         NoiseCovariance::Apply(apply) => {
             let host = util::to_vec(s);
-            let cs: Vec<f32> = host.chunks(d).flat_map(|row| apply(row)).collect();
+            let cs: Vec<f32> = host.chunks(d).flat_map(apply).collect();
             util::tensor2(cs, n, d, &device)
         }
     };
