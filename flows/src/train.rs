@@ -72,27 +72,38 @@ impl TrainConfig {
     /// Checks ranges.
     pub fn validate(&self) -> crate::Result<()> {
         self.model.validate()?;
-        let bad = |m: String| Err(FlowError::InvalidConfig(m));
-        if self.batch_size == 0 {
-            return bad("batch_size must be >= 1".into());
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return bad(format!(
-                "learning_rate must be positive, got {}",
-                self.learning_rate
-            ));
-        }
-        if !(0.0..1.0).contains(&self.ema_decay) {
-            return bad(format!(
-                "ema_decay must be in [0, 1), got {}",
-                self.ema_decay
-            ));
-        }
-        if self.keep_checkpoints == 0 {
-            return bad("keep_checkpoints must be >= 1".into());
-        }
-        Ok(())
+        check_run_settings(
+            self.batch_size,
+            self.learning_rate,
+            self.ema_decay,
+            self.keep_checkpoints,
+        )
     }
+}
+
+/// Checks the settings every MLP training run has: `batch_size ≥ 1`, a positive finite
+/// learning rate, `ema_decay ∈ [0, 1)` and `keep_checkpoints ≥ 1`.
+pub(crate) fn check_run_settings(
+    batch_size: usize,
+    learning_rate: f64,
+    ema_decay: f64,
+    keep_checkpoints: usize,
+) -> crate::Result<()> {
+    let bad = |m: String| Err(FlowError::InvalidConfig(m));
+    if batch_size == 0 || keep_checkpoints == 0 {
+        return bad(format!(
+            "batch_size and keep_checkpoints must be >= 1, got {batch_size} and {keep_checkpoints}"
+        ));
+    }
+    if !(learning_rate > 0.0 && learning_rate.is_finite()) {
+        return bad(format!(
+            "learning_rate must be positive, got {learning_rate}"
+        ));
+    }
+    if !(0.0..1.0).contains(&ema_decay) {
+        return bad(format!("ema_decay must be in [0, 1), got {ema_decay}"));
+    }
+    Ok(())
 }
 
 /// Clean training signals `[N, D]` (f32, normalised units), row-major.
@@ -300,14 +311,7 @@ impl<B: AutodiffBackend> MlpTrainState<B> {
         learning_rate: f64,
         ema_decay: f64,
     ) -> crate::Result<f32> {
-        let value = util::scalar(loss.clone());
-        if !value.is_finite() {
-            return Err(FlowError::NonFiniteLoss {
-                step: self.step + 1,
-                loss: value,
-                last_checkpoint: self.last_checkpoint.clone(),
-            });
-        }
+        let value = finite_loss(&loss, self.step, &self.last_checkpoint)?;
         let grads = GradientsParams::from_grads(loss.backward(), &self.model);
         self.model = self.optim.step(learning_rate, self.model.clone(), grads);
         let k = self.step as f64;
@@ -325,22 +329,36 @@ impl<B: AutodiffBackend> MlpTrainState<B> {
         run_config: &C,
         keep: usize,
     ) -> crate::Result<PathBuf> {
-        let dir = self.dir.clone().ok_or_else(|| {
-            FlowError::InvalidConfig(
-                "this trainer was created without a checkpoint directory".into(),
-            )
-        })?;
         let state = CheckpointState {
             step: self.step,
             loss: self.last_loss,
         };
-        let path = write_checkpoint(&dir, run_config, &state, keep, |tmp| {
+        let path = write_checkpoint(self.dir.as_deref(), run_config, &state, keep, |tmp| {
             save_module(&self.model, &tmp.join("model"))?;
             save_module(&self.ema, &tmp.join("ema"))?;
             save_optimizer(&self.optim, &tmp.join("optimizer"))
         })?;
         self.last_checkpoint = Some(path.clone());
         Ok(path)
+    }
+}
+
+/// The value of a one-element loss tensor, or [`FlowError::NonFiniteLoss`] for step
+/// `completed + 1` naming the last good checkpoint.
+pub(crate) fn finite_loss<B: Backend>(
+    loss: &Tensor<B, 1>,
+    completed: usize,
+    last_checkpoint: &Option<PathBuf>,
+) -> crate::Result<f32> {
+    let value = util::scalar(loss.clone());
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(FlowError::NonFiniteLoss {
+            step: completed + 1,
+            loss: value,
+            last_checkpoint: last_checkpoint.clone(),
+        })
     }
 }
 
@@ -437,15 +455,9 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
     /// is applied; the checkpoints on disk are left as they were.
     pub fn run(
         &mut self,
-        mut progress: impl FnMut(TrainProgress) -> ControlFlow<()>,
+        progress: impl FnMut(TrainProgress) -> ControlFlow<()>,
     ) -> crate::Result<()> {
-        run_steps(self, |step, total_steps, loss| {
-            progress(TrainProgress {
-                step,
-                total_steps,
-                loss,
-            })
-        })
+        run_with_progress(self, progress)
     }
 
     /// One optimiser step; returns the batch loss.
@@ -543,6 +555,20 @@ pub(crate) fn run_steps<T: SteppedTrainer>(
         }
     }
     Ok(())
+}
+
+/// [`run_steps`] reporting a [`TrainProgress`] after every step.
+pub(crate) fn run_with_progress<T: SteppedTrainer>(
+    trainer: &mut T,
+    mut progress: impl FnMut(TrainProgress) -> ControlFlow<()>,
+) -> crate::Result<()> {
+    run_steps(trainer, |step, total_steps, loss| {
+        progress(TrainProgress {
+            step,
+            total_steps,
+            loss,
+        })
+    })
 }
 
 impl<B: AutodiffBackend> SteppedTrainer for ScorePriorTrainer<B> {
@@ -697,13 +723,19 @@ where
 /// `write` saves the records (model, optimiser, …) into the temporary directory it is given;
 /// `config.json` and `state.json` are added here. The directory is flushed and renamed into
 /// place, so a kill at any moment leaves either the previous or the new checkpoint complete.
+///
+/// `dir` is the trainer's checkpoint directory; a trainer made without one gets
+/// [`FlowError::InvalidConfig`].
 pub(crate) fn write_checkpoint<C: Config>(
-    dir: &Path,
+    dir: Option<&Path>,
     config: &C,
     state: &CheckpointState,
     keep: usize,
     write: impl FnOnce(&Path) -> crate::Result<()>,
 ) -> crate::Result<PathBuf> {
+    let dir = dir.ok_or_else(|| {
+        FlowError::InvalidConfig("this trainer was created without a checkpoint directory".into())
+    })?;
     let name = format!("checkpoint-{:09}", state.step);
     let final_path = dir.join(&name);
     let tmp = dir.join(format!(".tmp-{name}-{}", std::process::id()));
@@ -819,27 +851,11 @@ mod tests {
     use crate::sample::{sample_probability_flow, OdeSolver};
     use crate::score::{GaussianScore, ScoreNetwork};
     use crate::sde::VpSde;
-    use crate::util::to_vec;
+    use crate::util::{test_support::TempDir, to_vec};
     use burn::backend::{Autodiff, NdArray};
 
     type B = NdArray<f32>;
     type AB = Autodiff<NdArray<f32>>;
-
-    /// A fresh, empty directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(name: &str) -> Self {
-            let p =
-                std::env::temp_dir().join(format!("meshflow-flows-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            Self(p)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     fn gaussian_dataset(n: usize, mean: &[f32], std: &[f32], seed: u64) -> SignalDataset {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -981,7 +997,7 @@ mod tests {
         let dev = Default::default();
         let data = gaussian_dataset(64, &[0.0, 1.0, -1.0], &[1.0, 0.5, 0.2], 3);
 
-        let dir_a = TempDir::new("uninterrupted");
+        let dir_a = TempDir::new("prior-uninterrupted");
         let mut a =
             ScorePriorTrainer::<AB>::new(small_config(3), &data, Some(&dir_a.0), &dev).unwrap();
         let mut losses_a = Vec::new();
@@ -992,7 +1008,7 @@ mod tests {
         .unwrap();
 
         // "Kill" after step 13: the last checkpoint is step 10.
-        let dir_b = TempDir::new("killed");
+        let dir_b = TempDir::new("prior-killed");
         {
             let mut b =
                 ScorePriorTrainer::<AB>::new(small_config(3), &data, Some(&dir_b.0), &dev).unwrap();
@@ -1056,7 +1072,7 @@ mod tests {
     fn non_finite_loss_stops_and_keeps_last_checkpoint() {
         let dev = Default::default();
         let data = gaussian_dataset(32, &[0.0, 1.0], &[1.0, 0.5], 4);
-        let dir = TempDir::new("nan");
+        let dir = TempDir::new("prior-nan");
         let mut t =
             ScorePriorTrainer::<AB>::new(small_config(2).with_steps(10), &data, Some(&dir.0), &dev)
                 .unwrap();

@@ -87,7 +87,7 @@ use rand::RngCore;
 
 use crate::error::FlowError;
 use crate::score::{MlpScore, MlpScoreConfig, ScoreNetwork};
-use crate::train::{load_latest_record, load_run_config};
+use crate::train::{check_run_settings, load_latest_record, load_run_config};
 
 /// A conditional noise distribution `p(x₁ | x₀)` that training resamples from.
 ///
@@ -285,22 +285,12 @@ impl InverseFlowConfig {
                 self.rho, self.sigma_data, self.huber_factor
             ));
         }
-        if self.batch_size == 0 || self.keep_checkpoints == 0 {
-            return bad("batch_size and keep_checkpoints must be >= 1".into());
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return bad(format!(
-                "learning_rate must be positive, got {}",
-                self.learning_rate
-            ));
-        }
-        if !(0.0..1.0).contains(&self.ema_decay) {
-            return bad(format!(
-                "ema_decay must be in [0, 1), got {}",
-                self.ema_decay
-            ));
-        }
-        Ok(())
+        check_run_settings(
+            self.batch_size,
+            self.learning_rate,
+            self.ema_decay,
+            self.keep_checkpoints,
+        )
     }
 
     /// The training grid `t_0 < … < t_{n−1}`.

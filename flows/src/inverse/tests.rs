@@ -2,7 +2,6 @@
 //! resumption.
 
 use std::ops::ControlFlow;
-use std::path::PathBuf;
 use std::time::Instant;
 
 use burn::backend::{Autodiff, NdArray};
@@ -11,27 +10,11 @@ use rand_distr::StandardNormal;
 
 use super::*;
 use crate::train::{latest_checkpoint, SignalDataset};
-use crate::util::{self, to_vec};
+use crate::util::{self, test_support::TempDir, to_vec};
 use burn::tensor::Tensor;
 
 type B = NdArray<f32>;
 type AB = Autodiff<NdArray<f32>>;
-
-/// A fresh, empty directory under the system temp dir, removed on drop.
-struct TempDir(PathBuf);
-impl TempDir {
-    fn new(name: &str) -> Self {
-        let p =
-            std::env::temp_dir().join(format!("meshflow-inverse-{}-{name}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&p);
-        Self(p)
-    }
-}
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
 
 /// Additive white Gaussian noise of standard deviation `sigma`.
 fn gaussian(sigma: f32) -> impl Fn(&[f32], &mut dyn RngCore) -> Vec<f32> {
@@ -314,7 +297,7 @@ fn resumed_run_equals_uninterrupted_run() {
         SignalDataset::new((0..3 * 64).map(|_| rng.random::<f32>()).collect(), 64, 3).unwrap();
     let probe = util::tensor2::<B>((0..30).map(|i| i as f32 / 30.0).collect(), 10, 3, &dev);
 
-    let dir_a = TempDir::new("uninterrupted");
+    let dir_a = TempDir::new("inverse-uninterrupted");
     let mut a = InverseFlowTrainer::<AB, _>::new(
         resume_config(),
         gaussian(0.1),
@@ -330,7 +313,7 @@ fn resumed_run_equals_uninterrupted_run() {
     })
     .unwrap();
 
-    let dir_b = TempDir::new("killed");
+    let dir_b = TempDir::new("inverse-killed");
     {
         let mut b = InverseFlowTrainer::<AB, _>::new(
             resume_config(),

@@ -13,21 +13,14 @@ use super::{estimate_clean, ConditionalNoise, InverseDenoiser, InverseFlowConfig
 use crate::error::FlowError;
 use crate::score::MlpScore;
 use crate::train::{
-    load_run_config, random_batch, run_steps, step_rng, MlpTrainState, SignalDataset,
+    load_run_config, random_batch, run_with_progress, step_rng, MlpTrainState, SignalDataset,
     SteppedTrainer,
 };
 use crate::util;
 
-/// Reported to the progress callback after every step.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct InverseProgress {
-    /// Number of completed steps.
-    pub step: usize,
-    /// Total steps of the run.
-    pub total_steps: usize,
-    /// ICM/IFM loss of the batch just used.
-    pub loss: f32,
-}
+/// Reported to the progress callback after every step (`loss`: the ICM/IFM loss of the batch
+/// just used).
+pub type InverseProgress = crate::train::TrainProgress;
 
 /// Trains an ICM or IFM denoiser on noisy signals only; see the [module docs](super).
 ///
@@ -104,15 +97,9 @@ impl<B: AutodiffBackend, N: ConditionalNoise> InverseFlowTrainer<B, N> {
     /// applied; the checkpoints on disk are left as they were.
     pub fn run(
         &mut self,
-        mut progress: impl FnMut(InverseProgress) -> ControlFlow<()>,
+        progress: impl FnMut(InverseProgress) -> ControlFlow<()>,
     ) -> crate::Result<()> {
-        run_steps(self, |step, total_steps, loss| {
-            progress(InverseProgress {
-                step,
-                total_steps,
-                loss,
-            })
-        })
+        run_with_progress(self, progress)
     }
 
     /// One optimiser step; returns the batch loss.
