@@ -48,8 +48,8 @@
 //! ```
 //! use burn::backend::{Autodiff, NdArray};
 //! use meshflow_flows::prelude::*;
-//! use rand::RngCore;
-//! use rand_distr::{Distribution, StandardNormal};
+//! use rand::{Rng, RngCore};
+//! use rand_distr::StandardNormal;
 //!
 //! type B = Autodiff<NdArray<f32>>;
 //! # fn main() -> meshflow_flows::Result<()> {
@@ -57,19 +57,19 @@
 //! let noisy = SignalDataset::new(vec![0.5; 32 * 4], 32, 4)?; // noisy signals only
 //! // p(x₁ | x₀): Gaussian noise of σ = 0.1 (any closure over a [B × D] batch works).
 //! let noise = |x0: &[f32], rng: &mut dyn RngCore| -> Vec<f32> {
-//!     x0.iter().map(|v| v + 0.1 * StandardNormal.sample(rng) as f32).collect::<Vec<f32>>()
+//!     x0.iter().map(|v| v + 0.1 * rng.sample::<f32, _>(StandardNormal)).collect()
 //! };
 //! let config = InverseFlowConfig::new(InverseFlowConfig::network(4).with_hidden(16))
 //!     .with_method(InverseMethod::Icm)
 //!     .with_steps(5);
 //! let mut trainer = InverseFlowTrainer::<B, _>::new(config, noise, &noisy, None, &device)?;
 //! trainer.run(|_| std::ops::ControlFlow::Continue(()))?;
-//! let denoised = trainer.denoiser().denoise(noisy.to_tensor(&device).inner());
+//! let denoised = trainer.denoiser().denoise(noisy.to_tensor::<NdArray<f32>>(&device));
 //! assert_eq!(denoised.dims(), [32, 4]);
 //! # Ok(()) }
 //! ```
 
-mod ifm;
+mod loss;
 mod schedule;
 mod trainer;
 mod tweedie;
@@ -399,7 +399,7 @@ pub(crate) fn estimate_clean<B: Backend, F: ScoreNetwork<B>>(
         }
         InverseMethod::Ifm => {
             let ts = karras_schedule(config.t_min, config.t_max, config.ode_steps + 1, config.rho);
-            ifm::euler_backward(net, u1, &ts)
+            loss::euler_backward(net, u1, &ts)
         }
     }
 }

@@ -8,7 +8,7 @@ use burn::module::AutodiffModule;
 use burn::tensor::{backend::AutodiffBackend, Tensor};
 use rand::Rng;
 
-use super::ifm::{inverse_flow_loss, PathPair};
+use super::loss::{inverse_flow_loss, PathPair};
 use super::{estimate_clean, ConditionalNoise, InverseDenoiser, InverseFlowConfig};
 use crate::error::FlowError;
 use crate::score::MlpScore;
