@@ -14,6 +14,8 @@
 //! - [`realnvp`]: a conditional RealNVP `G(z; y)` for amortised posteriors;
 //! - [`amortized`]: variational training of `G(z; y)` against a frozen score prior, amortised
 //!   over measurements, and posterior summaries;
+//! - [`inverse`]: inverse flows (IFM, ICM): denoisers trained on noisy signals only, for any
+//!   noise model `p(x₁ | x₀)` that can be sampled;
 //! - [`dps`]: diffusion posterior sampling (DPS, MCG), the slow per-measurement reference;
 //! - [`classical`]: classical baselines (nearest fill, harmonic/Tikhonov fill, SPDE–GMRF
 //!   kriging with posterior std), plain sparse numerics without burn.
@@ -57,6 +59,7 @@ pub mod classical;
 pub mod dps;
 pub mod dsm;
 pub mod error;
+pub mod inverse;
 pub mod realnvp;
 pub mod sample;
 pub mod score;
@@ -76,6 +79,10 @@ pub mod prelude {
     pub use crate::dps::{dps_sample, DpsConfig, DpsOutput, DpsVariant};
     pub use crate::dsm::{dsm_elbo_surrogate, dsm_loss, ElboOptions, VpImportanceSampler};
     pub use crate::error::{FlowError, Result};
+    pub use crate::inverse::{
+        consistency_function, karras_schedule, ConditionalNoise, FlowSpace, InLogitSpace,
+        InverseDenoiser, InverseFlowConfig, InverseFlowTrainer, InverseMethod, InverseProgress,
+    };
     pub use crate::realnvp::{ConditionalRealNvp, ConditionalRealNvpConfig};
     pub use crate::sample::{
         probability_flow_solve, sample_euler_maruyama, sample_probability_flow, OdeSolver,
