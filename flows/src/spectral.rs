@@ -146,8 +146,9 @@ pub struct SpectralScoreConfig {
     /// exactly this many).
     #[config(default = 64)]
     pub basis_size: usize,
-    /// Channels per vertex `C`.
-    #[config(default = 32)]
+    /// Channels per vertex `C`. The cost is `O(V · N · C²)` per block, and the `[V, N, C]`
+    /// activations are `C` times the size of the signal batch; 16 keeps a CPU step affordable.
+    #[config(default = 16)]
     pub channels: usize,
     /// Number of diffusion blocks.
     #[config(default = 2)]
