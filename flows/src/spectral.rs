@@ -535,7 +535,7 @@ mod tests {
         let mut rng = StdRng::seed_from_u64(0);
         let x = util::randn::<AB, _>(&mut rng, n, v, &dev);
         let t = tensor1::<AB>((0..n).map(|i| 0.01 + i as f32 / n as f32).collect(), &dev);
-        let time = |f: &dyn Fn() -> ()| {
+        let time = |f: &dyn Fn()| {
             f();
             let mut best = f64::INFINITY;
             for _ in 0..3 {
