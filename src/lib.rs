@@ -7,8 +7,11 @@
 //! - [`geometry`]: meshes, sphere discretisations, Laplacians, spectra, resampling, metrics.
 //! - [`datasets`]: readers and writers for GRIB, NetCDF, NumPy and MNIST files; gridded
 //!   fields of any format ([`datasets::field`]).
+//! - [`flows`]: diffusion priors, the amortized conditional RealNVP posterior sampler, DPS
+//!   and classical baselines, on burn.
 
 pub use meshflow_datasets as datasets;
+pub use meshflow_flows as flows;
 pub use meshflow_geometry as geometry;
 
 pub mod builtin;

@@ -266,3 +266,140 @@ fn bad_variable_fields_and_output_are_explained() {
     assert!(!out.exists(), "no output is written on error");
     std::fs::remove_dir_all(dir).ok();
 }
+
+// ---------------------------------------------------------------------------------------------
+// Built-in data (compiled into the binary, no data directory needed).
+
+#[test]
+fn builtin_era5_reports_without_any_data_directory() {
+    let out = common::meshflow_env(&["info", "era5", "--json"], "/nonexistent/meshflow-data");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let info: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(info["format"], "grib1");
+    assert_grid(&info, "latlon", 61, 120);
+    assert!(info["path"]
+        .as_str()
+        .unwrap()
+        .contains("era5-levels-members.grib"));
+    for (name, lo, hi) in [("t", 224.1296, 305.8412), ("z", 9238.090, 58148.145)] {
+        let v = variable(&info, name);
+        assert_eq!(v["fields"], 80, "{v}");
+        assert_eq!(
+            (v["times"].as_u64(), v["members"].as_u64()),
+            (Some(4), Some(10))
+        );
+        assert!((v["min"].as_f64().unwrap() - lo).abs() < 1e-3, "{v}");
+        assert!((v["max"].as_f64().unwrap() - hi).abs() < 1e-3, "{v}");
+    }
+    let a1b = json_of(&["info", "a1b", "--json"]);
+    assert_eq!(a1b["format"], "netcdf4");
+    assert_grid(&a1b, "regional", 37, 49);
+    let v = variable(&a1b, "air_temperature");
+    assert_eq!(v["fields"], 240);
+    assert_eq!(v["time_first"], "1860-06-01T00:00:00");
+    let t2 = json_of(&["info", "era5-2t", "--json"]);
+    assert_grid(&t2, "regional", 121, 201);
+    assert_eq!(variable(&t2, "2t")["fields"], 1);
+}
+
+#[test]
+fn builtin_era5_converts_losslessly() {
+    let dir = tmp_dir("builtin-convert");
+    let out = dir.join("t.nc");
+    let summary = json_of(&[
+        "convert",
+        "era5",
+        s(&out),
+        "--var",
+        "t",
+        "--fields",
+        "0:8",
+        "--json",
+    ]);
+    assert_eq!(summary["fields"], 8);
+    let src = meshflow::builtin::resolve_data_source("era5").unwrap();
+    let want = read_variable(&src, Some("t")).unwrap();
+    let got = read_variable(&out, None).unwrap();
+    assert_eq!(got.values[..], want.values[..8 * 61 * 120]);
+    assert_eq!(got.labels[..], want.labels[..8]);
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn builtin_bytes_equal_the_shared_files() {
+    for (d, rel) in meshflow::builtin::BUILTIN_DATA.iter().zip([
+        "era5/era5-levels-members.grib",
+        "era5/era5-single-level-scalar-time.grib",
+        "reanalysis/A1B_north_america.nc",
+    ]) {
+        let Some(p) = data_file(rel) else {
+            return;
+        };
+        assert!(rel.ends_with(d.file));
+        assert!(
+            std::fs::read(&p).unwrap() == d.bytes,
+            "{} differs from {rel}",
+            d.name
+        );
+    }
+}
+
+#[test]
+fn unknown_data_names_list_the_builtins() {
+    fails_cleanly(
+        &["convert", "era6", "out.nc"],
+        &["era6", "era5, era5-2t, a1b"],
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Calendar override.
+
+#[test]
+fn calendar_override_decodes_noleap_model_years() {
+    let Some(p) = data_file("reanalysis/TREFHT.B06.57.atm.1890-1999ANN.nc") else {
+        return;
+    };
+    // Without a calendar attribute the CF default drifts off mid-July, and says so.
+    let out = meshflow(&["info", s(&p), "--json"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no calendar attribute") && err.contains("--calendar"),
+        "{err}"
+    );
+    let info = json_of(&["info", s(&p), "--calendar", "noleap", "--json"]);
+    let v = variable(&info, "TREFHT");
+    assert_eq!(v["time_first"], "1890-07-16T22:00:00");
+    assert_eq!(v["time_last"], "1999-07-16T22:00:00");
+    assert!(info["warnings"].as_array().unwrap().is_empty(), "{info}");
+
+    // Converted with the override, the .nc carries the calendar and the same dates.
+    let dir = tmp_dir("calendar");
+    let out = dir.join("trefht.nc");
+    json_of(&["convert", s(&p), s(&out), "--calendar", "365_day", "--json"]);
+    let back = read_variable(&out, None).unwrap();
+    let t = back.time.as_ref().unwrap();
+    assert_eq!(t.calendar.name(), "noleap");
+    assert_eq!(
+        back.labels[109].time.as_deref(),
+        Some("1999-07-16T22:00:00")
+    );
+    std::fs::remove_dir_all(dir).ok();
+
+    // A bad value is a usage error (clap's exit code 2) that lists the calendars.
+    let out = meshflow(&["info", s(&p), "--calendar", "gregorain"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    for n in ["unknown calendar `gregorain`", "noleap", "360_day"] {
+        assert!(err.contains(n), "{err}");
+    }
+    fails_cleanly(
+        &["info", "era5", "--calendar", "noleap"],
+        &["NetCDF", "GRIB1"],
+    );
+    fails_cleanly(&["info", "bunny", "--calendar", "noleap"], &["data files"]);
+}

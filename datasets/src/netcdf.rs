@@ -514,10 +514,20 @@ impl NcFile {
     }
 
     /// Opens a file held in memory (errors name the path `<memory>`).
-    pub fn from_bytes(bytes: Vec<u8>) -> Result<NcFile> {
+    pub fn from_bytes(bytes: impl Into<std::borrow::Cow<'static, [u8]>>) -> Result<NcFile> {
+        Self::from_named_bytes(bytes, "<memory>")
+    }
+
+    /// Opens a file held in memory (a `Vec<u8>`, or `&'static [u8]` compiled into a binary,
+    /// which is not copied); `name` stands for its path in errors.
+    pub fn from_named_bytes(
+        bytes: impl Into<std::borrow::Cow<'static, [u8]>>,
+        name: impl Into<PathBuf>,
+    ) -> Result<NcFile> {
+        let bytes = bytes.into();
         let head: Vec<u8> = bytes.iter().take(8).copied().collect();
         let storage = ncr::BytesStorage::from_owner(bytes);
-        Self::from_parts(PathBuf::from("<memory>"), &head, Arc::new(storage))
+        Self::from_parts(name.into(), &head, Arc::new(storage))
     }
 
     fn from_parts(path: PathBuf, head: &[u8], storage: ncr::DynStorage) -> Result<NcFile> {

@@ -784,8 +784,12 @@ pub struct Npz {
     keys: Vec<String>,
     /// Member file name for each key.
     members: Vec<String>,
-    archive: Mutex<zip::ZipArchive<std::io::BufReader<std::fs::File>>>,
+    archive: Mutex<zip::ZipArchive<Box<dyn ReadSeek>>>,
 }
+
+/// What an [`Npz`] reads its archive from: a file or bytes in memory.
+trait ReadSeek: Read + std::io::Seek + Send {}
+impl<T: Read + std::io::Seek + Send> ReadSeek for T {}
 
 impl std::fmt::Debug for Npz {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -800,8 +804,20 @@ impl std::fmt::Debug for Npz {
 pub fn read_npz(path: impl AsRef<Path>) -> Result<Npz> {
     let path = path.as_ref();
     let file = std::fs::File::open(path).map_err(|e| io_err(path, e))?;
-    let archive = zip::ZipArchive::new(std::io::BufReader::new(file))
-        .map_err(|e| zip_err(path, "archive", e))?;
+    open_npz(Box::new(std::io::BufReader::new(file)), path)
+}
+
+/// Opens a `.npz` archive held in memory (an archive compiled into a binary, a download);
+/// `name` stands for its path in errors.
+pub fn read_npz_bytes(
+    bytes: impl Into<std::borrow::Cow<'static, [u8]>>,
+    name: impl AsRef<Path>,
+) -> Result<Npz> {
+    open_npz(Box::new(std::io::Cursor::new(bytes.into())), name.as_ref())
+}
+
+fn open_npz(reader: Box<dyn ReadSeek>, path: &Path) -> Result<Npz> {
+    let archive = zip::ZipArchive::new(reader).map_err(|e| zip_err(path, "archive", e))?;
     // `file_names` yields central-directory order, which is numpy's `files` order.
     let mut keys = Vec::new();
     let mut members = Vec::new();

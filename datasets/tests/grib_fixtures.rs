@@ -316,3 +316,81 @@ fn unsupported_packings_are_named() {
         "{e}"
     );
 }
+
+/// Byte offset of section `number` of the GRIB2 message starting at `start`.
+fn grib2_section(bytes: &[u8], start: usize, number: u8) -> usize {
+    let total = u64::from_be_bytes(bytes[start + 8..start + 16].try_into().unwrap()) as usize;
+    let mut pos = start + 16;
+    while pos + 5 <= start + total - 4 {
+        let len = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        if bytes[pos + 4] == number {
+            return pos;
+        }
+        pos += len;
+    }
+    panic!("no section {number}");
+}
+
+/// A synthetic message: the second message of `era5-grib2.grib2` with a template number
+/// patched (octets 13-14 of section 3, 10-11 of section 5). Errors must name the message
+/// (index and byte offset) and the feature, in the library and on the command line.
+#[test]
+fn patched_templates_are_named_with_their_message() {
+    let bytes = std::fs::read(data("era5-grib2.grib2")).unwrap();
+    let offset = GribFile::open(data("era5-grib2.grib2"), Mode::Strict)
+        .unwrap()
+        .messages()[1]
+        .offset as usize;
+    for (section, at, template, feature) in [
+        (
+            3u8,
+            12,
+            50u16,
+            "GRIB2 grid definition template 3.50 (spherical harmonics)",
+        ),
+        (
+            5,
+            9,
+            50,
+            "GRIB2 data representation template 5.50 (spectral simple packing)",
+        ),
+        (
+            5,
+            9,
+            51,
+            "GRIB2 data representation template 5.51 (spectral complex packing)",
+        ),
+        (5, 9, 42, "GRIB2 data representation template 5.42 (CCSDS)"),
+        (
+            5,
+            9,
+            40,
+            "GRIB2 data representation template 5.40 (JPEG 2000)",
+        ),
+        (5, 9, 3, "complex packing with spatial differencing"),
+    ] {
+        let mut b = bytes.clone();
+        let s = grib2_section(&b, offset, section) + at;
+        b[s..s + 2].copy_from_slice(&template.to_be_bytes());
+        let f = GribFile::from_bytes(b.clone(), "patched.grib2", Mode::Strict).unwrap();
+        match f.decode_message(1).unwrap_err() {
+            DatasetError::Unsupported {
+                location,
+                feature: got,
+                ..
+            } => {
+                assert_eq!(location, format!("message 1 (byte {offset})"));
+                assert!(got.contains(feature), "{got}");
+            }
+            other => panic!("{other}"),
+        }
+        // The good messages around it still decode.
+        assert!(f.decode_message(0).is_ok() && f.decode_message(2).is_ok());
+        // Reading the whole variable fails with the same message and feature.
+        let name = f.inventory().map(|i| i[1].parameter.short_name.clone());
+        if let Ok(name) = name {
+            let e = f.variable(&name).unwrap_err().to_string();
+            assert!(e.contains("message 1") && e.contains(feature), "{e}");
+        }
+    }
+}

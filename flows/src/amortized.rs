@@ -51,9 +51,9 @@ use crate::realnvp::{ConditionalRealNvp, ConditionalRealNvpConfig};
 use crate::score::ScoreNetwork;
 use crate::sde::VpSde;
 use crate::train::{
-    latest_checkpoint, load_module, load_optimizer, load_run_config, prepare_run_dir, read_state,
-    run_steps, save_module, save_optimizer, step_rng, write_checkpoint, CheckpointState,
-    SignalDataset, SteppedTrainer,
+    finite_loss, latest_checkpoint, load_latest_record, load_module, load_optimizer,
+    load_run_config, prepare_run_dir, random_batch, read_state, run_steps, save_module,
+    save_optimizer, step_rng, write_checkpoint, CheckpointState, SignalDataset, SteppedTrainer,
 };
 use crate::util;
 
@@ -520,22 +520,9 @@ where
     /// One optimiser step; returns the batch loss.
     fn train_step(&mut self) -> crate::Result<f32> {
         let mut rng = step_rng(self.config.seed, self.step as u64);
-        let idx: Vec<usize> = (0..self.config.batch_size)
-            .map(|_| rng.random_range(0..self.data_len))
-            .collect();
-        let x0 = self
-            .data
-            .clone()
-            .select(0, util::index_tensor::<B>(&idx, &self.device));
+        let x0 = random_batch(&self.data, self.data_len, self.config.batch_size, &mut rng);
         let loss = self.loss(x0, &mut rng);
-        let value = util::scalar(loss.clone());
-        if !value.is_finite() {
-            return Err(FlowError::NonFiniteLoss {
-                step: self.step + 1,
-                loss: value,
-                last_checkpoint: self.last_checkpoint.clone(),
-            });
-        }
+        let value = finite_loss(&loss, self.step, &self.last_checkpoint)?;
         let grads = GradientsParams::from_grads(loss.backward(), &self.flow);
         let lr = self.config.learning_rate_at(self.step);
         self.flow = self.optim.step(lr, self.flow.clone(), grads);
@@ -547,17 +534,12 @@ where
     /// Writes a checkpoint of the current state atomically and prunes old ones; returns its
     /// directory. Errors if the trainer has no checkpoint directory.
     pub fn save_checkpoint(&mut self) -> crate::Result<PathBuf> {
-        let dir = self.dir.clone().ok_or_else(|| {
-            FlowError::InvalidConfig(
-                "this trainer was created without a checkpoint directory".into(),
-            )
-        })?;
         let state = CheckpointState {
             step: self.step,
             loss: self.last_loss,
         };
         let path = write_checkpoint(
-            &dir,
+            self.dir.as_deref(),
             &self.config,
             &state,
             self.config.keep_checkpoints,
@@ -599,6 +581,21 @@ where
     pub fn last_loss(&self) -> Option<f32> {
         self.last_loss
     }
+}
+
+/// Loads a trained sampler from a run directory: its `config.json` and the flow of its most
+/// recent complete checkpoint, on any backend.
+///
+/// # Errors
+/// [`FlowError::NoCheckpoint`] when `dir` has none; I/O or parse errors naming the file.
+pub fn load_trained_sampler<B: Backend>(
+    dir: &Path,
+    device: &B::Device,
+) -> crate::Result<(ConditionalRealNvp<B>, SamplerTrainConfig)> {
+    let config: SamplerTrainConfig = load_run_config(dir)?;
+    config.validate()?;
+    let flow = load_latest_record(dir, config.flow.init::<B>(device), "flow", device)?;
+    Ok((flow, config))
 }
 
 fn check_dims<B: Backend, P: ScoreNetwork<B>>(
@@ -683,7 +680,7 @@ pub fn coverage(truth: &[f32], mean: &[f32], std: &[f32], k: f32) -> f64 {
 mod tests {
     use super::*;
     use crate::score::{GaussianScore, MlpScore, MlpScoreConfig};
-    use crate::util::to_vec;
+    use crate::util::{test_support::TempDir, to_vec};
     use burn::backend::{Autodiff, NdArray};
     use burn::module::{Module, ModuleVisitor, Param};
     use rand::SeedableRng;
@@ -693,23 +690,6 @@ mod tests {
 
     const MEAN: [f32; 6] = [1.0, -0.5, 2.0, 0.0, 0.5, -1.0];
     const STD: [f32; 6] = [0.5, 1.0, 0.3, 0.8, 0.6, 0.4];
-
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(name: &str) -> Self {
-            let p = std::env::temp_dir().join(format!(
-                "meshflow-flows-amortized-{}-{name}",
-                std::process::id()
-            ));
-            let _ = std::fs::remove_dir_all(&p);
-            Self(p)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     fn gaussian_dataset(n: usize, mean: &[f32], std: &[f32], seed: u64) -> SignalDataset {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -957,7 +937,7 @@ mod tests {
                 .with_checkpoint_every(5)
         };
 
-        let dir_a = TempDir::new("uninterrupted");
+        let dir_a = TempDir::new("sampler-uninterrupted");
         let mut a = AmortizedTrainer::new(config(), prior(), &data, Some(&dir_a.0), &dev).unwrap();
         let mut losses_a = Vec::new();
         a.run(|p| {
@@ -967,7 +947,7 @@ mod tests {
         .unwrap();
 
         // "Kill" after step 13: the last checkpoint is step 10.
-        let dir_b = TempDir::new("killed");
+        let dir_b = TempDir::new("sampler-killed");
         {
             let mut b =
                 AmortizedTrainer::new(config(), prior(), &data, Some(&dir_b.0), &dev).unwrap();

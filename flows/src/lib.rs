@@ -17,6 +17,8 @@
 //! - [`realnvp`]: a conditional RealNVP `G(z; y)` for amortised posteriors;
 //! - [`amortized`]: variational training of `G(z; y)` against a frozen score prior, amortised
 //!   over measurements, and posterior summaries;
+//! - [`inverse`]: inverse flows (IFM, ICM): denoisers trained on noisy signals only, for any
+//!   noise model `p(x₁ | x₀)` that can be sampled;
 //! - [`dps`]: diffusion posterior sampling (DPS, MCG), the slow per-measurement reference;
 //! - [`classical`]: classical baselines (nearest fill, harmonic/Tikhonov fill, SPDE–GMRF
 //!   kriging with posterior std), plain sparse numerics without burn.
@@ -60,6 +62,7 @@ pub mod classical;
 pub mod dps;
 pub mod dsm;
 pub mod error;
+pub mod inverse;
 pub mod realnvp;
 pub mod sample;
 pub mod score;
@@ -73,12 +76,17 @@ pub use error::{FlowError, Result};
 /// The commonly used items.
 pub mod prelude {
     pub use crate::amortized::{
-        coverage, posterior_summary, sample_posterior, AmortizedTrainer, MeasurementModel,
-        Measurements, PosteriorSummary, RandomMask, SamplerProgress, SamplerTrainConfig,
+        coverage, load_trained_sampler, posterior_summary, sample_posterior, AmortizedTrainer,
+        MeasurementModel, Measurements, PosteriorSummary, RandomMask, SamplerProgress,
+        SamplerTrainConfig,
     };
     pub use crate::dps::{dps_sample, DpsConfig, DpsOutput, DpsVariant};
     pub use crate::dsm::{dsm_elbo_surrogate, dsm_loss, ElboOptions, VpImportanceSampler};
     pub use crate::error::{FlowError, Result};
+    pub use crate::inverse::{
+        consistency_function, karras_schedule, ConditionalNoise, FlowSpace, InLogitSpace,
+        InverseDenoiser, InverseFlowConfig, InverseFlowTrainer, InverseMethod, InverseProgress,
+    };
     pub use crate::realnvp::{ConditionalRealNvp, ConditionalRealNvpConfig};
     pub use crate::sample::{
         probability_flow_solve, sample_euler_maruyama, sample_probability_flow, OdeSolver,
@@ -86,5 +94,7 @@ pub mod prelude {
     pub use crate::score::{GaussianScore, MlpScore, MlpScoreConfig, ScoreNetwork};
     pub use crate::sde::{Sde, VpSde};
     pub use crate::spectral::{SpectralBasis, SpectralScore, SpectralScoreConfig};
-    pub use crate::train::{ScorePriorTrainer, SignalDataset, TrainConfig, TrainProgress};
+    pub use crate::train::{
+        load_trained_prior, ScorePriorTrainer, SignalDataset, TrainConfig, TrainProgress,
+    };
 }

@@ -72,27 +72,38 @@ impl TrainConfig {
     /// Checks ranges.
     pub fn validate(&self) -> crate::Result<()> {
         self.model.validate()?;
-        let bad = |m: String| Err(FlowError::InvalidConfig(m));
-        if self.batch_size == 0 {
-            return bad("batch_size must be >= 1".into());
-        }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return bad(format!(
-                "learning_rate must be positive, got {}",
-                self.learning_rate
-            ));
-        }
-        if !(0.0..1.0).contains(&self.ema_decay) {
-            return bad(format!(
-                "ema_decay must be in [0, 1), got {}",
-                self.ema_decay
-            ));
-        }
-        if self.keep_checkpoints == 0 {
-            return bad("keep_checkpoints must be >= 1".into());
-        }
-        Ok(())
+        check_run_settings(
+            self.batch_size,
+            self.learning_rate,
+            self.ema_decay,
+            self.keep_checkpoints,
+        )
     }
+}
+
+/// Checks the settings every MLP training run has: `batch_size ≥ 1`, a positive finite
+/// learning rate, `ema_decay ∈ [0, 1)` and `keep_checkpoints ≥ 1`.
+pub(crate) fn check_run_settings(
+    batch_size: usize,
+    learning_rate: f64,
+    ema_decay: f64,
+    keep_checkpoints: usize,
+) -> crate::Result<()> {
+    let bad = |m: String| Err(FlowError::InvalidConfig(m));
+    if batch_size == 0 || keep_checkpoints == 0 {
+        return bad(format!(
+            "batch_size and keep_checkpoints must be >= 1, got {batch_size} and {keep_checkpoints}"
+        ));
+    }
+    if !(learning_rate > 0.0 && learning_rate.is_finite()) {
+        return bad(format!(
+            "learning_rate must be positive, got {learning_rate}"
+        ));
+    }
+    if !(0.0..1.0).contains(&ema_decay) {
+        return bad(format!("ema_decay must be in [0, 1), got {ema_decay}"));
+    }
+    Ok(())
 }
 
 /// Clean training signals `[N, D]` (f32, normalised units), row-major.
@@ -125,6 +136,23 @@ impl SignalDataset {
         Ok(Self { values, len, dim })
     }
 
+    /// Stacks equally long signals (e.g. vertex signals in normalised units) into a dataset,
+    /// with the checks of [`SignalDataset::new`].
+    ///
+    /// # Shapes
+    /// `rows`: `N` signals of `D` values each → `[N, D]`
+    pub fn from_rows(rows: &[Vec<f32>]) -> crate::Result<Self> {
+        let dim = rows.first().map_or(0, Vec::len);
+        if let Some(i) = rows.iter().position(|r| r.len() != dim) {
+            return Err(FlowError::InvalidData(format!(
+                "signal {i} has {} values, signal 0 has {dim}: all signals must live on one \
+                 discretisation",
+                rows[i].len()
+            )));
+        }
+        Self::new(rows.concat(), rows.len(), dim)
+    }
+
     /// Like [`SignalDataset::new`] without the finiteness scan (sizes are still asserted).
     pub fn new_unchecked(values: Vec<f32>, len: usize, dim: usize) -> Self {
         assert_eq!(values.len(), len * dim, "dataset size mismatch");
@@ -152,6 +180,36 @@ impl SignalDataset {
     }
 }
 
+/// Loads a trained prior from a run directory: its `config.json` and the EMA weights of its
+/// most recent complete checkpoint (the weights to sample with), on any backend.
+///
+/// # Errors
+/// [`FlowError::NoCheckpoint`] when `dir` has none; I/O or parse errors naming the file.
+pub fn load_trained_prior<B: Backend>(
+    dir: &Path,
+    device: &B::Device,
+) -> crate::Result<(MlpScore<B>, TrainConfig)> {
+    let config: TrainConfig = load_run_config(dir)?;
+    config.validate()?;
+    let model = load_latest_record(dir, config.model.init::<B>(device), "ema", device)?;
+    Ok((model, config))
+}
+
+/// Loads the record `name` (`model`, `ema`, `flow`, …) of the most recent complete checkpoint
+/// of the run in `dir` into a freshly initialised `module`.
+///
+/// # Errors
+/// [`FlowError::NoCheckpoint`] when `dir` has none; record errors naming the file.
+pub(crate) fn load_latest_record<B: Backend, M: Module<B>>(
+    dir: &Path,
+    module: M,
+    name: &str,
+    device: &B::Device,
+) -> crate::Result<M> {
+    let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
+    load_module(module, &ckpt.join(name), device)
+}
+
 /// Reported to the progress callback after every step.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct TrainProgress {
@@ -177,6 +235,149 @@ type Rec = NamedMpkFileRecorder<FullPrecisionSettings>;
 /// The optimiser type of [`ScorePriorTrainer`].
 pub type TrainOptimizer<B> = OptimizerAdaptor<AdamW, MlpScore<B>, B>;
 
+/// The trained state of an [`MlpScore`] optimised with AdamW: weights, their EMA, the
+/// optimiser, the step counter and the checkpoint bookkeeping. Shared by every trainer of an
+/// MLP network ([`ScorePriorTrainer`], [`crate::inverse::InverseFlowTrainer`]); a checkpoint
+/// holds `model.mpk`, `ema.mpk`, `optimizer.mpk`, `state.json` and `config.json`.
+pub(crate) struct MlpTrainState<B: AutodiffBackend> {
+    pub(crate) model: MlpScore<B>,
+    pub(crate) ema: MlpScore<B::InnerBackend>,
+    pub(crate) optim: TrainOptimizer<B>,
+    pub(crate) step: usize,
+    pub(crate) last_loss: Option<f32>,
+    pub(crate) dir: Option<PathBuf>,
+    pub(crate) last_checkpoint: Option<PathBuf>,
+}
+
+impl<B: AutodiffBackend> MlpTrainState<B> {
+    /// A fresh network (EMA = weights) and optimiser. With `checkpoint_dir`, the directory is
+    /// created, must not already hold checkpoints, and receives `config.json`.
+    pub(crate) fn fresh<C: Config>(
+        run_config: &C,
+        model: &MlpScoreConfig,
+        optimizer: &AdamWConfig,
+        checkpoint_dir: Option<&Path>,
+        device: &B::Device,
+    ) -> crate::Result<Self> {
+        if let Some(dir) = checkpoint_dir {
+            prepare_run_dir(dir, run_config)?;
+        }
+        let model = model.init::<B>(device);
+        Ok(Self {
+            ema: model.valid(),
+            model,
+            optim: optimizer.init::<B, MlpScore<B>>(),
+            step: 0,
+            last_loss: None,
+            dir: checkpoint_dir.map(Path::to_path_buf),
+            last_checkpoint: None,
+        })
+    }
+
+    /// The state of the most recent complete checkpoint in `dir`.
+    pub(crate) fn resume(
+        dir: &Path,
+        model: &MlpScoreConfig,
+        optimizer: &AdamWConfig,
+        device: &B::Device,
+    ) -> crate::Result<Self> {
+        let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
+        let state = read_state(&ckpt)?;
+        Ok(Self {
+            model: load_module(model.init::<B>(device), &ckpt.join("model"), device)?,
+            ema: load_module(
+                model.init::<B::InnerBackend>(device),
+                &ckpt.join("ema"),
+                device,
+            )?,
+            optim: load_optimizer(
+                optimizer.init::<B, MlpScore<B>>(),
+                &ckpt.join("optimizer"),
+                device,
+            )?,
+            step: state.step,
+            last_loss: state.loss,
+            dir: Some(dir.to_path_buf()),
+            last_checkpoint: Some(ckpt),
+        })
+    }
+
+    /// Applies one optimiser step for `loss` (a one-element tensor) and updates the EMA with
+    /// decay `min(ema_decay, (1 + k)/(10 + k))`; returns the loss value. A NaN/Inf loss is
+    /// [`FlowError::NonFiniteLoss`] and leaves the state untouched.
+    pub(crate) fn apply(
+        &mut self,
+        loss: Tensor<B, 1>,
+        learning_rate: f64,
+        ema_decay: f64,
+    ) -> crate::Result<f32> {
+        let value = finite_loss(&loss, self.step, &self.last_checkpoint)?;
+        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        self.model = self.optim.step(learning_rate, self.model.clone(), grads);
+        let k = self.step as f64;
+        let decay = ema_decay.min((1.0 + k) / (10.0 + k));
+        self.ema = ema_update(self.ema.clone(), &self.model.valid(), decay);
+        self.step += 1;
+        self.last_loss = Some(value);
+        Ok(value)
+    }
+
+    /// Writes a checkpoint atomically (with `run_config` as its `config.json`) and prunes all
+    /// but `keep`; errors if there is no checkpoint directory.
+    pub(crate) fn save<C: Config>(
+        &mut self,
+        run_config: &C,
+        keep: usize,
+    ) -> crate::Result<PathBuf> {
+        let state = CheckpointState {
+            step: self.step,
+            loss: self.last_loss,
+        };
+        let path = write_checkpoint(self.dir.as_deref(), run_config, &state, keep, |tmp| {
+            save_module(&self.model, &tmp.join("model"))?;
+            save_module(&self.ema, &tmp.join("ema"))?;
+            save_optimizer(&self.optim, &tmp.join("optimizer"))
+        })?;
+        self.last_checkpoint = Some(path.clone());
+        Ok(path)
+    }
+}
+
+/// The value of a one-element loss tensor, or [`FlowError::NonFiniteLoss`] for step
+/// `completed + 1` naming the last good checkpoint.
+pub(crate) fn finite_loss<B: Backend>(
+    loss: &Tensor<B, 1>,
+    completed: usize,
+    last_checkpoint: &Option<PathBuf>,
+) -> crate::Result<f32> {
+    let value = util::scalar(loss.clone());
+    if value.is_finite() {
+        Ok(value)
+    } else {
+        Err(FlowError::NonFiniteLoss {
+            step: completed + 1,
+            loss: value,
+            last_checkpoint: last_checkpoint.clone(),
+        })
+    }
+}
+
+/// `batch` rows of `data` (`[N, D]`, `N = len`) drawn with replacement from `rng`.
+///
+/// # Shapes
+/// - `data`: `[N, D]` → `[batch, D]`
+pub(crate) fn random_batch<B: Backend, R: Rng + ?Sized>(
+    data: &Tensor<B, 2>,
+    len: usize,
+    batch: usize,
+    rng: &mut R,
+) -> Tensor<B, 2> {
+    let idx: Vec<usize> = (0..batch).map(|_| rng.random_range(0..len)).collect();
+    let device = data.device();
+    data.clone()
+        .select(0, util::index_tensor::<B>(&idx, &device))
+}
+
 /// Trains an [`MlpScore`] prior; see the module docs.
 ///
 /// ```no_run
@@ -200,16 +401,9 @@ pub type TrainOptimizer<B> = OptimizerAdaptor<AdamW, MlpScore<B>, B>;
 /// ```
 pub struct ScorePriorTrainer<B: AutodiffBackend> {
     config: TrainConfig,
-    model: MlpScore<B>,
-    ema: MlpScore<B::InnerBackend>,
-    optim: TrainOptimizer<B>,
-    step: usize,
-    last_loss: Option<f32>,
+    state: MlpTrainState<B>,
     data: Tensor<B, 2>,
     data_len: usize,
-    device: B::Device,
-    dir: Option<PathBuf>,
-    last_checkpoint: Option<PathBuf>,
 }
 
 impl<B: AutodiffBackend> ScorePriorTrainer<B> {
@@ -223,23 +417,17 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
     ) -> crate::Result<Self> {
         config.validate()?;
         check_dim(&config, data)?;
-        if let Some(dir) = checkpoint_dir {
-            prepare_run_dir(dir, &config)?;
-        }
-        let model = config.model.init::<B>(device);
-        let ema = model.valid();
-        let optim = config.optimizer.init::<B, MlpScore<B>>();
+        let state = MlpTrainState::fresh(
+            &config,
+            &config.model,
+            &config.optimizer,
+            checkpoint_dir,
+            device,
+        )?;
         Ok(Self {
-            model,
-            ema,
-            optim,
-            step: 0,
-            last_loss: None,
+            state,
             data: data.to_tensor(device),
             data_len: data.len(),
-            device: device.clone(),
-            dir: checkpoint_dir.map(Path::to_path_buf),
-            last_checkpoint: None,
             config,
         })
     }
@@ -250,30 +438,11 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
         let config: TrainConfig = load_run_config(dir)?;
         config.validate()?;
         check_dim(&config, data)?;
-        let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
-        let model = load_module(config.model.init::<B>(device), &ckpt.join("model"), device)?;
-        let ema = load_module(
-            config.model.init::<B::InnerBackend>(device),
-            &ckpt.join("ema"),
-            device,
-        )?;
-        let optim = load_optimizer(
-            config.optimizer.init::<B, MlpScore<B>>(),
-            &ckpt.join("optimizer"),
-            device,
-        )?;
-        let state = read_state(&ckpt)?;
+        let state = MlpTrainState::resume(dir, &config.model, &config.optimizer, device)?;
         Ok(Self {
-            model,
-            ema,
-            optim,
-            step: state.step,
-            last_loss: state.loss,
+            state,
             data: data.to_tensor(device),
             data_len: data.len(),
-            device: device.clone(),
-            dir: Some(dir.to_path_buf()),
-            last_checkpoint: Some(ckpt),
             config,
         })
     }
@@ -286,79 +455,30 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
     /// is applied; the checkpoints on disk are left as they were.
     pub fn run(
         &mut self,
-        mut progress: impl FnMut(TrainProgress) -> ControlFlow<()>,
+        progress: impl FnMut(TrainProgress) -> ControlFlow<()>,
     ) -> crate::Result<()> {
-        run_steps(self, |step, total_steps, loss| {
-            progress(TrainProgress {
-                step,
-                total_steps,
-                loss,
-            })
-        })
+        run_with_progress(self, progress)
     }
 
     /// One optimiser step; returns the batch loss.
     fn train_step(&mut self) -> crate::Result<f32> {
-        let mut rng = step_rng(self.config.seed, self.step as u64);
-        let idx: Vec<usize> = (0..self.config.batch_size)
-            .map(|_| rng.random_range(0..self.data_len))
-            .collect();
-        let x0 = self
-            .data
-            .clone()
-            .select(0, util::index_tensor::<B>(&idx, &self.device));
-        let sde = self.model.sde();
-        let loss = dsm_loss(&self.model, &sde, x0, &mut rng);
-        let value = util::scalar(loss.clone());
-        if !value.is_finite() {
-            return Err(FlowError::NonFiniteLoss {
-                step: self.step + 1,
-                loss: value,
-                last_checkpoint: self.last_checkpoint.clone(),
-            });
-        }
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
-        self.model = self
-            .optim
-            .step(self.config.learning_rate, self.model.clone(), grads);
-        let k = self.step as f64;
-        let decay = self.config.ema_decay.min((1.0 + k) / (10.0 + k));
-        self.ema = ema_update(self.ema.clone(), &self.model.valid(), decay);
-        self.step += 1;
-        self.last_loss = Some(value);
-        Ok(value)
+        let mut rng = step_rng(self.config.seed, self.state.step as u64);
+        let x0 = random_batch(&self.data, self.data_len, self.config.batch_size, &mut rng);
+        let sde = self.state.model.sde();
+        let loss = dsm_loss(&self.state.model, &sde, x0, &mut rng);
+        self.state
+            .apply(loss, self.config.learning_rate, self.config.ema_decay)
     }
 
     /// Writes a checkpoint of the current state atomically (temporary directory + rename) and
     /// prunes old ones; returns its directory. Errors if the trainer has no checkpoint directory.
     pub fn save_checkpoint(&mut self) -> crate::Result<PathBuf> {
-        let dir = self.dir.clone().ok_or_else(|| {
-            FlowError::InvalidConfig(
-                "this trainer was created without a checkpoint directory".into(),
-            )
-        })?;
-        let state = CheckpointState {
-            step: self.step,
-            loss: self.last_loss,
-        };
-        let path = write_checkpoint(
-            &dir,
-            &self.config,
-            &state,
-            self.config.keep_checkpoints,
-            |tmp| {
-                save_module(&self.model, &tmp.join("model"))?;
-                save_module(&self.ema, &tmp.join("ema"))?;
-                save_optimizer(&self.optim, &tmp.join("optimizer"))
-            },
-        )?;
-        self.last_checkpoint = Some(path.clone());
-        Ok(path)
+        self.state.save(&self.config, self.config.keep_checkpoints)
     }
 
     /// Completed steps.
     pub fn step(&self) -> usize {
-        self.step
+        self.state.step
     }
 
     /// The run's configuration.
@@ -368,22 +488,22 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
 
     /// The model being trained (autodiff backend).
     pub fn model(&self) -> &MlpScore<B> {
-        &self.model
+        &self.state.model
     }
 
     /// The EMA of the weights (inner backend), the model to sample from.
     pub fn ema_model(&self) -> &MlpScore<B::InnerBackend> {
-        &self.ema
+        &self.state.ema
     }
 
     /// The most recent checkpoint written or resumed from.
     pub fn last_checkpoint(&self) -> Option<&Path> {
-        self.last_checkpoint.as_deref()
+        self.state.last_checkpoint.as_deref()
     }
 
     /// Loss of the last completed step.
     pub fn last_loss(&self) -> Option<f32> {
-        self.last_loss
+        self.state.last_loss
     }
 }
 
@@ -398,7 +518,6 @@ fn check_dim(config: &TrainConfig, data: &SignalDataset) -> crate::Result<()> {
     Ok(())
 }
 
-/// RNG for step `k` of a run with `seed` (SplitMix64 mixing of the pair).
 /// A trainer driven step by step with periodic checkpoints (the prior and the amortized
 /// sampler trainers share [`run_steps`] through it).
 pub(crate) trait SteppedTrainer {
@@ -438,9 +557,23 @@ pub(crate) fn run_steps<T: SteppedTrainer>(
     Ok(())
 }
 
+/// [`run_steps`] reporting a [`TrainProgress`] after every step.
+pub(crate) fn run_with_progress<T: SteppedTrainer>(
+    trainer: &mut T,
+    mut progress: impl FnMut(TrainProgress) -> ControlFlow<()>,
+) -> crate::Result<()> {
+    run_steps(trainer, |step, total_steps, loss| {
+        progress(TrainProgress {
+            step,
+            total_steps,
+            loss,
+        })
+    })
+}
+
 impl<B: AutodiffBackend> SteppedTrainer for ScorePriorTrainer<B> {
     fn completed_steps(&self) -> usize {
-        self.step
+        self.state.step
     }
     fn total_steps(&self) -> usize {
         self.config.steps
@@ -449,7 +582,7 @@ impl<B: AutodiffBackend> SteppedTrainer for ScorePriorTrainer<B> {
         self.config.checkpoint_every
     }
     fn has_checkpoint_dir(&self) -> bool {
-        self.dir.is_some()
+        self.state.dir.is_some()
     }
     fn step_once(&mut self) -> crate::Result<f32> {
         self.train_step()
@@ -459,6 +592,7 @@ impl<B: AutodiffBackend> SteppedTrainer for ScorePriorTrainer<B> {
     }
 }
 
+/// RNG for step `k` of a run with `seed` (SplitMix64 mixing of the pair).
 pub(crate) fn step_rng(seed: u64, k: u64) -> StdRng {
     let mut z = seed ^ k.wrapping_mul(0x9E37_79B9_7F4A_7C15);
     z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -589,13 +723,19 @@ where
 /// `write` saves the records (model, optimiser, …) into the temporary directory it is given;
 /// `config.json` and `state.json` are added here. The directory is flushed and renamed into
 /// place, so a kill at any moment leaves either the previous or the new checkpoint complete.
+///
+/// `dir` is the trainer's checkpoint directory; a trainer made without one gets
+/// [`FlowError::InvalidConfig`].
 pub(crate) fn write_checkpoint<C: Config>(
-    dir: &Path,
+    dir: Option<&Path>,
     config: &C,
     state: &CheckpointState,
     keep: usize,
     write: impl FnOnce(&Path) -> crate::Result<()>,
 ) -> crate::Result<PathBuf> {
+    let dir = dir.ok_or_else(|| {
+        FlowError::InvalidConfig("this trainer was created without a checkpoint directory".into())
+    })?;
     let name = format!("checkpoint-{:09}", state.step);
     let final_path = dir.join(&name);
     let tmp = dir.join(format!(".tmp-{name}-{}", std::process::id()));
@@ -711,27 +851,11 @@ mod tests {
     use crate::sample::{sample_probability_flow, OdeSolver};
     use crate::score::{GaussianScore, ScoreNetwork};
     use crate::sde::VpSde;
-    use crate::util::to_vec;
+    use crate::util::{test_support::TempDir, to_vec};
     use burn::backend::{Autodiff, NdArray};
 
     type B = NdArray<f32>;
     type AB = Autodiff<NdArray<f32>>;
-
-    /// A fresh, empty directory under the system temp dir, removed on drop.
-    struct TempDir(PathBuf);
-    impl TempDir {
-        fn new(name: &str) -> Self {
-            let p =
-                std::env::temp_dir().join(format!("meshflow-flows-{}-{name}", std::process::id()));
-            let _ = std::fs::remove_dir_all(&p);
-            Self(p)
-        }
-    }
-    impl Drop for TempDir {
-        fn drop(&mut self) {
-            let _ = std::fs::remove_dir_all(&self.0);
-        }
-    }
 
     fn gaussian_dataset(n: usize, mean: &[f32], std: &[f32], seed: u64) -> SignalDataset {
         let mut rng = StdRng::seed_from_u64(seed);
@@ -873,7 +997,7 @@ mod tests {
         let dev = Default::default();
         let data = gaussian_dataset(64, &[0.0, 1.0, -1.0], &[1.0, 0.5, 0.2], 3);
 
-        let dir_a = TempDir::new("uninterrupted");
+        let dir_a = TempDir::new("prior-uninterrupted");
         let mut a =
             ScorePriorTrainer::<AB>::new(small_config(3), &data, Some(&dir_a.0), &dev).unwrap();
         let mut losses_a = Vec::new();
@@ -884,7 +1008,7 @@ mod tests {
         .unwrap();
 
         // "Kill" after step 13: the last checkpoint is step 10.
-        let dir_b = TempDir::new("killed");
+        let dir_b = TempDir::new("prior-killed");
         {
             let mut b =
                 ScorePriorTrainer::<AB>::new(small_config(3), &data, Some(&dir_b.0), &dev).unwrap();
@@ -948,7 +1072,7 @@ mod tests {
     fn non_finite_loss_stops_and_keeps_last_checkpoint() {
         let dev = Default::default();
         let data = gaussian_dataset(32, &[0.0, 1.0], &[1.0, 0.5], 4);
-        let dir = TempDir::new("nan");
+        let dir = TempDir::new("prior-nan");
         let mut t =
             ScorePriorTrainer::<AB>::new(small_config(2).with_steps(10), &data, Some(&dir.0), &dev)
                 .unwrap();

@@ -119,6 +119,32 @@ pub fn linear<B: Backend, R: Rng + ?Sized>(
 }
 
 #[cfg(test)]
+pub(crate) mod test_support {
+    //! Helpers shared by the crate's tests.
+
+    use std::path::PathBuf;
+
+    /// A fresh, empty directory under the system temp dir (unique per process and `name`),
+    /// removed on drop.
+    pub(crate) struct TempDir(pub(crate) PathBuf);
+
+    impl TempDir {
+        pub(crate) fn new(name: &str) -> Self {
+            let p =
+                std::env::temp_dir().join(format!("meshflow-flows-{}-{name}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            Self(p)
+        }
+    }
+
+    impl Drop for TempDir {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use burn::backend::{Autodiff, NdArray};

@@ -1,47 +1,70 @@
 //! `meshflow info` on data files (GRIB, NetCDF, NPZ) and `meshflow convert`.
 
-use std::path::{Path, PathBuf};
-
 use anyhow::{Context, Result};
 
-use super::ConvertArgs;
-use crate::builtin::BUILTIN_MESHES;
-use crate::datasets::field::{self, DataFileInfo, DataFormat, FieldRange};
+use super::{ConvertArgs, InfoArgs};
+use crate::builtin::{builtin_data, find_data_file, resolve_data_source, BUILTIN_MESHES};
+use crate::datasets::cf::Calendar;
+use crate::datasets::field::{DataFile, DataFileInfo, DataFormat, DataSource, FieldRange};
 use crate::geometry::sphere::looks_like_grid_spec;
 
-/// The data file `source` names, or `None` when it is a grid spec, a built-in mesh, a mesh
-/// file (`.obj`, `.ply`) or no file at all (the mesh commands report those). A file that is
-/// neither a mesh nor in a recognised data format is an error naming its first bytes.
-pub(super) fn data_file(source: &str) -> Result<Option<PathBuf>> {
+/// The data file `source` names (a built-in data set or a path), or `None` when it is a grid
+/// spec, a built-in mesh, a mesh file (`.obj`, `.ply`) or no file at all (the mesh commands
+/// report those). A file that is neither a mesh nor in a recognised data format is an error
+/// naming its first bytes.
+pub(super) fn data_file(source: &str) -> Result<Option<DataSource>> {
+    if let Some(d) = builtin_data(source) {
+        return Ok(Some(d.source()));
+    }
     if looks_like_grid_spec(source) || BUILTIN_MESHES.contains(&source) {
         return Ok(None);
     }
-    let path = Path::new(source);
-    if !path.is_file() {
+    let Some(path) = find_data_file(source) else {
         return Ok(None);
-    }
+    };
     let ext = path
         .extension()
         .map(|e| e.to_string_lossy().to_ascii_lowercase());
     if matches!(ext.as_deref(), Some("obj" | "ply")) {
         return Ok(None);
     }
-    DataFormat::detect(path).with_context(|| {
+    DataFormat::detect(&path).with_context(|| {
         format!(
             "`{source}` is an unsupported file: neither a mesh (.obj, .ply) nor a data file \
              meshflow reads"
         )
     })?;
-    Ok(Some(path.to_path_buf()))
+    Ok(Some(DataSource::Path(path)))
+}
+
+/// Parses `--calendar NAME` (clap value parser): a CF calendar name.
+pub(super) fn parse_calendar(name: &str) -> Result<Calendar, String> {
+    Calendar::parse(name).ok_or_else(|| {
+        format!(
+            "unknown calendar `{name}`; CF calendars are standard (gregorian), \
+             proleptic_gregorian, julian, noleap (365_day), all_leap (366_day) and 360_day"
+        )
+    })
+}
+
+/// Opens a data file with the calendar override of the command line.
+fn open(source: DataSource, calendar: Option<Calendar>) -> Result<DataFile> {
+    let name = source.name().display().to_string();
+    DataFile::open(source)
+        .and_then(|f| f.with_calendar(calendar))
+        .with_context(|| format!("reading {name}"))
 }
 
 /// `meshflow info FILE` for a data file.
-pub(super) fn info(path: PathBuf, json: bool) -> Result<()> {
-    let info = field::describe(&path).with_context(|| format!("reading {}", path.display()))?;
+pub(super) fn info(source: DataSource, args: &InfoArgs) -> Result<()> {
+    let name = source.name().display().to_string();
+    let info = open(source, args.calendar)?
+        .describe()
+        .with_context(|| format!("reading {name}"))?;
     for w in &info.warnings {
         eprintln!("warning: {w}");
     }
-    if json {
+    if args.json {
         println!("{}", serde_json::to_string(&info)?);
     } else {
         print!("{}", table(&info));
@@ -130,14 +153,10 @@ pub(super) fn convert(args: &ConvertArgs) -> Result<()> {
         .map(str::parse::<FieldRange>)
         .transpose()
         .context("--fields")?;
-    let summary = field::convert(&args.input, &args.output, args.var.as_deref(), fields)
-        .with_context(|| {
-            format!(
-                "converting {} to {}",
-                args.input.display(),
-                args.output.display()
-            )
-        })?;
+    let source = resolve_data_source(&args.input)?;
+    let summary = open(source, args.calendar)?
+        .convert(&args.output, args.var.as_deref(), fields)
+        .with_context(|| format!("converting {} to {}", args.input, args.output.display()))?;
     for w in &summary.warnings {
         eprintln!("warning: {w}");
     }

@@ -1,6 +1,6 @@
 //! `meshflow info` on meshes and built-in grids, and `meshflow spectrum`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{bail, Context, Result};
 use serde_json::json;
@@ -32,19 +32,26 @@ fn open_source(source: &str) -> Result<Source> {
     if let Some(mesh) = crate::builtin::builtin_mesh(source) {
         return Ok(Source::Mesh(PathBuf::from(source), mesh?.mesh));
     }
-    let path = Path::new(source);
-    if !path.exists() {
+    let Some(path) = crate::builtin::find_data_file(source) else {
         bail!(
-            "`{source}` is neither an existing file, a built-in mesh ({}) nor a grid spec \
+            "`{source}` is neither an existing file (looked in the working directory, \
+             $MESHFLOW_DATA and ~/.cache/meshflow/data), a built-in mesh ({}) nor a grid spec \
              (icosphere:LEVEL, latlon:NLATxNLON, gaussian:NLATxNLON)",
             crate::builtin::BUILTIN_MESHES.join(", ")
         );
-    }
-    let loaded = load_mesh(path).with_context(|| format!("reading mesh {}", path.display()))?;
-    Ok(Source::Mesh(path.to_path_buf(), loaded.mesh))
+    };
+    let loaded = load_mesh(&path).with_context(|| format!("reading mesh {}", path.display()))?;
+    Ok(Source::Mesh(path, loaded.mesh))
 }
 
 pub(super) fn info(args: &InfoArgs) -> Result<()> {
+    if let Some(c) = args.calendar {
+        anyhow::bail!(
+            "--calendar {} applies to data files (GRIB, NetCDF, .npz); `{}` is a mesh or grid",
+            c.name(),
+            args.source
+        );
+    }
     let src = open_source(&args.source)?;
     let (mesh, grid_json, label) = match &src {
         Source::Mesh(p, m) => (m, serde_json::Value::Null, format!("mesh {}", p.display())),

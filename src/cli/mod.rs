@@ -3,12 +3,20 @@
 //! Each command prints a human-readable report, or exactly one JSON object with `--json`.
 //! Mesh and grid commands live in `mesh`, data-file commands (GRIB, NetCDF, NPZ) in `data`.
 
+pub(crate) mod backend;
 mod data;
+pub mod impute;
+mod fetch;
 mod mesh;
+mod progress;
+pub mod select;
+pub mod train;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
 use anyhow::Result;
+
+use crate::datasets::cf::Calendar;
 
 /// meshflow: probabilistic deep learning on signals that live on surfaces.
 #[derive(Debug, Parser)]
@@ -29,18 +37,48 @@ pub enum Command {
     Spectrum(SpectrumArgs),
     /// Convert one variable of a GRIB, NetCDF or NPZ file to CF NetCDF (.nc) or NumPy (.npz).
     Convert(ConvertArgs),
+    /// Train a diffusion (VP-SDE) score prior on clean fields.
+    TrainPrior(train::TrainPriorArgs),
+    /// Train the amortized conditional RealNVP posterior sampler against a trained prior.
+    TrainSampler(train::TrainSamplerArgs),
+    /// Impute degraded held-out fields with the sampler, DPS/MCG and classical baselines,
+    /// score them side by side and write the results (NetCDF, PLY, npz).
+    Impute(impute::ImputeArgs),
+    /// Download MNIST or the Stanford bunny into the data directory, verifying sha256.
+    Fetch(FetchArgs),
+}
+
+/// Arguments of `meshflow fetch`.
+#[derive(Debug, clap::Args)]
+pub struct FetchArgs {
+    /// The data set: `mnist` (the four IDX .gz files) or `bunny` (bun_zipper*.ply from the
+    /// Stanford bunny.tar.gz).
+    #[arg(value_parser = clap::builder::PossibleValuesParser::new(fetch::FETCHABLE))]
+    pub name: String,
+    /// The data directory; files go into its `mnist/` or `bunny/` folder. Default:
+    /// `$MESHFLOW_DATA`, else `~/.cache/meshflow/data`.
+    #[arg(long, value_name = "DIR")]
+    pub dir: Option<std::path::PathBuf>,
+    /// Base URL to download from instead of the canonical location (or `$MESHFLOW_MIRROR`).
+    #[arg(long, value_name = "URL")]
+    pub mirror: Option<String>,
 }
 
 /// Arguments of `meshflow info`.
 #[derive(Debug, clap::Args)]
 pub struct InfoArgs {
     /// A mesh file (.obj, .ply), a built-in mesh (`bunny`), a grid spec such as
-    /// `icosphere:4`, `latlon:61x120`, `gaussian:64x128`, or a data file (GRIB 1/2,
-    /// NetCDF-3/4, NumPy .npz; recognised by its first bytes, whatever its extension).
+    /// `icosphere:4`, `latlon:61x120`, `gaussian:64x128`, a data file (GRIB 1/2,
+    /// NetCDF-3/4, NumPy .npz; recognised by its first bytes, whatever its extension) or a
+    /// built-in data set (`era5`, `era5-2t`, `a1b`).
     pub source: String,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Decode a NetCDF file's times in this calendar instead of its own `calendar` attribute
+    /// (standard, proleptic_gregorian, julian, noleap/365_day, all_leap/366_day, 360_day).
+    #[arg(long, value_name = "NAME", value_parser = data::parse_calendar)]
+    pub calendar: Option<Calendar>,
 }
 
 /// Mass matrix used by `meshflow spectrum`.
@@ -73,8 +111,9 @@ pub struct SpectrumArgs {
 /// Arguments of `meshflow convert`.
 #[derive(Debug, clap::Args)]
 pub struct ConvertArgs {
-    /// The input: GRIB 1/2, NetCDF-3/4 or NumPy .npz (recognised by its first bytes).
-    pub input: std::path::PathBuf,
+    /// The input: GRIB 1/2, NetCDF-3/4 or NumPy .npz (recognised by its first bytes), or a
+    /// built-in data set (era5, era5-2t, a1b).
+    pub input: String,
     /// The output: `.nc` (CF NetCDF, float32 [time or field, lat, lon]) or `.npz`.
     pub output: std::path::PathBuf,
     /// The variable to convert (GRIB short name, NetCDF variable, NPZ key); needed when the
@@ -85,6 +124,10 @@ pub struct ConvertArgs {
     /// `-5:`, `::2`, `7`.
     #[arg(long, value_name = "A:B", allow_hyphen_values = true)]
     pub fields: Option<String>,
+    /// Decode a NetCDF file's times in this calendar instead of its own (see `meshflow info
+    /// --help`).
+    #[arg(long, value_name = "NAME", value_parser = data::parse_calendar)]
+    pub calendar: Option<Calendar>,
     /// Print one JSON object instead of a one-line summary.
     #[arg(long)]
     pub json: bool,
@@ -94,10 +137,14 @@ pub struct ConvertArgs {
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
         Command::Info(a) => match data::data_file(&a.source)? {
-            Some(path) => data::info(path, a.json),
+            Some(source) => data::info(source, &a),
             None => mesh::info(&a),
         },
         Command::Spectrum(a) => mesh::spectrum(&a),
         Command::Convert(a) => data::convert(&a),
+        Command::TrainPrior(a) => train::train_prior(&a),
+        Command::TrainSampler(a) => train::train_sampler(&a),
+        Command::Impute(a) => impute::impute(&a),
+        Command::Fetch(a) => fetch::fetch(&a),
     }
 }

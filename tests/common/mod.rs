@@ -45,3 +45,13 @@ pub fn fails_cleanly(args: &[&str], needles: &[&str]) -> String {
     }
     err
 }
+
+/// Runs the `meshflow` binary with `MESHFLOW_DATA` set to `data_dir`.
+#[allow(dead_code)] // not every test binary uses it
+pub fn meshflow_env(args: &[&str], data_dir: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_meshflow"))
+        .args(args)
+        .env("MESHFLOW_DATA", data_dir)
+        .output()
+        .expect("run meshflow")
+}

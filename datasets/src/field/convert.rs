@@ -5,7 +5,8 @@ use std::path::{Path, PathBuf};
 
 use super::format::DataFormat;
 use super::range::FieldRange;
-use super::read::{read_variable, GriddedVariable, UNIX_UNITS};
+use super::read::{DataFile, GriddedVariable, UNIX_UNITS};
+use super::source::DataSource;
 use crate::cf::{Calendar, CfDateTime, TimeAxis};
 use crate::netcdf::writer::{write_cf_grid, CfGrid, DataVar, LeadingAxis};
 use crate::npy::{write_npz, NpyArray};
@@ -111,7 +112,8 @@ impl std::fmt::Display for ConvertSummary {
     }
 }
 
-/// Reads variable `var` of `input` (any format [`read_variable`] reads), keeps the fields
+/// Reads variable `var` of `input` (any format [`super::read_variable`] reads, a path or
+/// bytes in memory), keeps the fields
 /// `fields` selects (all by default), and writes `[field, lat, lon]` float32 values with their
 /// coordinates to `output`:
 ///
@@ -125,46 +127,59 @@ impl std::fmt::Display for ConvertSummary {
 ///   [`ConvertSummary::notes`]), `level` (float64 `[F]`) and `member` (int64 `[F]`).
 ///
 /// Values are the input's float32 decode, unchanged: reading the output back with
-/// [`read_variable`] gives them bit for bit. The output is written atomically.
+/// [`super::read_variable`] gives them bit for bit. The output is written atomically.
 ///
 /// # Errors
 /// Reader errors; an empty or out-of-range selection; an output extension other than `.nc`
 /// or `.npz`; a variable name that clashes with a coordinate name of the output.
 pub fn convert(
-    input: impl AsRef<Path>,
+    input: impl Into<DataSource>,
     output: impl AsRef<Path>,
     var: Option<&str>,
     fields: Option<FieldRange>,
 ) -> Result<ConvertSummary> {
-    let (input, output) = (input.as_ref(), output.as_ref());
-    let output_format = OutputFormat::from_path(output)?;
-    let mut v = read_variable(input, var)?;
-    if let Some(range) = fields {
-        v = v.select_range(&range)?;
-    }
-    let mut notes = Vec::new();
-    let leading_axis = match output_format {
-        OutputFormat::NetCdf => Some(write_nc(&v, output, &mut notes)?),
-        OutputFormat::Npz => {
-            write_npz_fields(&v, output, &mut notes)?;
-            None
+    DataFile::open(input)?.convert(output, var, fields)
+}
+
+impl DataFile {
+    /// Converts variable `var` of this file, as [`convert`] does (with this file's read
+    /// options, such as a calendar override).
+    pub fn convert(
+        &self,
+        output: impl AsRef<Path>,
+        var: Option<&str>,
+        fields: Option<FieldRange>,
+    ) -> Result<ConvertSummary> {
+        let output = output.as_ref();
+        let output_format = OutputFormat::from_path(output)?;
+        let mut v = self.read(var)?;
+        if let Some(range) = fields {
+            v = v.select_range(&range)?;
         }
-    };
-    Ok(ConvertSummary {
-        input: input.to_path_buf(),
-        input_format: v.format,
-        output: output.to_path_buf(),
-        output_format,
-        variable: v.name.clone(),
-        units: v.units.clone(),
-        fields: v.num_fields(),
-        nlat: v.nlat(),
-        nlon: v.nlon(),
-        leading_axis,
-        missing: v.missing_count(),
-        notes,
-        warnings: v.warnings.clone(),
-    })
+        let mut notes = Vec::new();
+        let leading_axis = match output_format {
+            OutputFormat::NetCdf => Some(write_nc(&v, output, &mut notes)?),
+            OutputFormat::Npz => {
+                write_npz_fields(&v, output, &mut notes)?;
+                None
+            }
+        };
+        Ok(ConvertSummary {
+            input: self.source().name().to_path_buf(),
+            input_format: v.format,
+            output: output.to_path_buf(),
+            output_format,
+            variable: v.name.clone(),
+            units: v.units.clone(),
+            fields: v.num_fields(),
+            nlat: v.nlat(),
+            nlon: v.nlon(),
+            leading_axis,
+            missing: v.missing_count(),
+            notes,
+            warnings: v.warnings.clone(),
+        })
+    }
 }
 
 impl GriddedVariable {

@@ -1,11 +1,12 @@
 //! A summary of a data file: format, grid and variables (`meshflow info`).
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use meshflow_geometry::sphere::gauss_legendre;
 
 use super::format::DataFormat;
-use super::read::{GriddedVariable, OpenedFile};
+use super::read::{DataFile, GriddedVariable};
+use super::source::DataSource;
 use crate::{DatasetError, Result};
 
 /// The family of a file's latitude/longitude grid.
@@ -161,14 +162,26 @@ pub struct DataFileInfo {
     pub warnings: Vec<String>,
 }
 
-/// Reads every gridded variable of a GRIB, NetCDF or NPZ file and summarises it.
+/// Reads every gridded variable of a GRIB, NetCDF or NPZ file (a path or bytes in memory)
+/// and summarises it; [`DataFile::describe`] with read options.
 ///
 /// # Errors
 /// As [`super::read_variable`]; a file without any variable on a latitude/longitude grid.
-pub fn describe(path: impl AsRef<Path>) -> Result<DataFileInfo> {
-    let path = path.as_ref();
-    let file = OpenedFile::open(path)?;
-    let (format, names) = (file.format, file.names()?);
+pub fn describe(source: impl Into<DataSource>) -> Result<DataFileInfo> {
+    DataFile::open(source)?.describe()
+}
+
+impl DataFile {
+    /// Reads every gridded variable and summarises the file (`meshflow info`), as
+    /// [`describe`] does.
+    pub fn describe(&self) -> Result<DataFileInfo> {
+        describe_file(self)
+    }
+}
+
+fn describe_file(file: &DataFile) -> Result<DataFileInfo> {
+    let path = file.source().name();
+    let (format, names) = (file.format(), file.names()?);
     let mut grid: Option<(GridInfo, Vec<f64>, Vec<f64>)> = None;
     let mut variables = Vec::with_capacity(names.len());
     let mut warnings = Vec::new();

@@ -1,8 +1,8 @@
 //! Recognising a data file by its magic bytes.
 
 use std::io::{Read, Seek, SeekFrom};
-use std::path::Path;
 
+use super::source::DataSource;
 use crate::{DatasetError, Result};
 
 /// The on-disk format of a data file, recognised from its first bytes (never its extension).
@@ -70,20 +70,21 @@ impl DataFormat {
         }
     }
 
-    /// Reads the first bytes of `path` and recognises its format; `Ok(None)` when no magic
-    /// matches. HDF5 signatures after a user block (at byte 512, 1024, 2048, ...) count.
-    pub fn sniff(path: impl AsRef<Path>) -> Result<Option<DataFormat>> {
-        Ok(sniff_head(path.as_ref())?.0)
+    /// Reads the first bytes of a file (a path or bytes in memory) and recognises its format;
+    /// `Ok(None)` when no magic matches. HDF5 signatures after a user block (at byte 512,
+    /// 1024, 2048, ...) count.
+    pub fn sniff(source: impl Into<DataSource>) -> Result<Option<DataFormat>> {
+        Ok(sniff_source(&source.into())?.0)
     }
 
     /// Like [`DataFormat::sniff`], but a file in no known format is a
     /// [`DatasetError::Format`] error naming its first bytes and the supported formats.
-    pub fn detect(path: impl AsRef<Path>) -> Result<DataFormat> {
-        let path = path.as_ref();
-        match sniff_head(path)? {
+    pub fn detect(source: impl Into<DataSource>) -> Result<DataFormat> {
+        let source = source.into();
+        match sniff_source(&source)? {
             (Some(f), _) => Ok(f),
             (None, head) => Err(DatasetError::Format {
-                path: path.to_path_buf(),
+                path: source.name().to_path_buf(),
                 location: "magic bytes".into(),
                 message: format!(
                     "not a recognised data file: {}; supported formats are {SUPPORTED}",
@@ -130,25 +131,33 @@ impl std::fmt::Display for DataFormat {
     }
 }
 
-/// The format (if recognised) and the first (up to 8) bytes of the file.
-fn sniff_head(path: &Path) -> Result<(Option<DataFormat>, Vec<u8>)> {
-    let io = |source| DatasetError::Io {
-        path: path.to_path_buf(),
-        source,
+/// The format (if recognised) and the first (up to 8) bytes of a source.
+fn sniff_source(source: &DataSource) -> Result<(Option<DataFormat>, Vec<u8>)> {
+    let io = |e| DatasetError::Io {
+        path: source.name().to_path_buf(),
+        source: e,
     };
-    let mut f = std::fs::File::open(path).map_err(io)?;
+    match source {
+        DataSource::Path(p) => sniff_head(std::fs::File::open(p).map_err(io)?).map_err(io),
+        DataSource::Bytes { bytes, .. } => {
+            sniff_head(std::io::Cursor::new(bytes.as_ref())).map_err(io)
+        }
+    }
+}
+
+fn sniff_head(mut f: impl Read + Seek) -> std::io::Result<(Option<DataFormat>, Vec<u8>)> {
     let mut head = Vec::with_capacity(8);
-    (&mut f).take(8).read_to_end(&mut head).map_err(io)?;
+    (&mut f).take(8).read_to_end(&mut head)?;
     if let Some(fmt) = DataFormat::from_magic(&head) {
         return Ok((Some(fmt), head));
     }
     // HDF5 allows a user block of 512·2^k bytes before the signature.
-    let len = f.metadata().map_err(io)?.len();
+    let len = f.seek(SeekFrom::End(0))?;
     let mut offset = 512u64;
     while offset + 8 <= len && offset <= 1 << 20 {
-        f.seek(SeekFrom::Start(offset)).map_err(io)?;
+        f.seek(SeekFrom::Start(offset))?;
         let mut sig = [0u8; 8];
-        f.read_exact(&mut sig).map_err(io)?;
+        f.read_exact(&mut sig)?;
         if &sig == HDF5_MAGIC {
             return Ok((Some(DataFormat::NetCdf4), head));
         }

@@ -36,6 +36,13 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Every entry point takes `impl Into<`[`DataSource`]`>`: a path (`&str`, `&Path`, `PathBuf`)
+//! or bytes in memory (`DataSource::from_static(name, include_bytes!(..))`, as the `meshflow`
+//! binary does for its built-in `era5`, `era5-2t` and `a1b`), read without temporary files.
+//! [`DataFile`] opens a file once for several reads and holds read options:
+//! `DataFile::open(p)?.with_calendar(Some(Calendar::NoLeap))?` decodes a time axis whose
+//! `calendar` attribute is missing or wrong.
+//!
 //! The same calls read `TREFHT.B06.57.atm.1890-1999ANN.nc` (NetCDF-3, Gaussian T42, 110
 //! times), `A1B_north_america.nc` (NetCDF-4, a regional patch, 360-day calendar) and the
 //! GASP ERA5 `.npz` files (`latitude`, `longitude`, `temperature`).
@@ -46,6 +53,7 @@ mod format;
 mod range;
 mod read;
 mod set;
+mod source;
 #[cfg(test)]
 mod tests;
 
@@ -54,6 +62,8 @@ pub use describe::{describe, grid_family, DataFileInfo, GridFamily, GridInfo, Va
 pub use format::DataFormat;
 pub use range::{FieldRange, FieldRangeError};
 pub use read::{
-    gridded_variable_names, read_variable, sphere_grid, FieldLabel, GriddedVariable, TimeCoordinate,
+    gridded_variable_names, read_variable, sphere_grid, DataFile, FieldLabel, GriddedVariable,
+    TimeCoordinate,
 };
-pub use set::{FieldSet, NormalisationChoice};
+pub use set::{group_split, FieldSet, NormalisationChoice};
+pub use source::DataSource;

@@ -5,10 +5,11 @@ use std::path::{Path, PathBuf};
 use meshflow_geometry::sphere::SphereGrid;
 
 use super::format::DataFormat;
+use super::source::DataSource;
 use crate::cf::{Axis, Calendar, CfDateTime, TimeAxis};
 use crate::grib::{GribFile, GribVariable, Mode};
 use crate::netcdf::{NcFile, Variable};
-use crate::npy::{read_npz, NpyArray};
+use crate::npy::{read_npz, read_npz_bytes, NpyArray, Npz};
 use crate::{DatasetError, Result};
 
 /// Units of the time coordinate meshflow gives GRIB fields and `.npz` `time` arrays.
@@ -126,7 +127,7 @@ pub fn sphere_grid(var: &GriddedVariable) -> Result<SphereGrid> {
 }
 
 /// Reads one variable of a GRIB, NetCDF or NPZ file (the format is recognised from the magic
-/// bytes, see [`DataFormat`]).
+/// bytes, see [`DataFormat`]); the file is a path or bytes in memory ([`DataSource`]).
 ///
 /// * GRIB: every message with the short name `var`, grouped by (member, time, level); fields
 ///   come in message order. Damaged messages are skipped and named in
@@ -134,7 +135,8 @@ pub fn sphere_grid(var: &GriddedVariable) -> Result<SphereGrid> {
 /// * NetCDF: the variable's last two dimensions must have latitude and longitude coordinate
 ///   variables (found by CF axis detection); every leading dimension (time, level, member)
 ///   is flattened in file order. Times are decoded with the time coordinate's units and
-///   calendar; `_FillValue`/`missing_value` become NaN.
+///   calendar (overridable with [`DataFile::with_calendar`]); `_FillValue`/`missing_value`
+///   become NaN.
 /// * NPZ: `latitude`/`lat` and `longitude`/`lon` arrays and a data array `[F, nlat, nlon]` or
 ///   `[nlat, nlon]` (the GASP ERA5 files: `temperature`). Optional `[F]` arrays `time`
 ///   (int64 seconds since 1970, as [`super::convert`] writes them), `level` and `member`
@@ -146,22 +148,47 @@ pub fn sphere_grid(var: &GriddedVariable) -> Result<SphereGrid> {
 /// An unknown format; [`DatasetError::NoSuchVariable`] (listing the gridded variables) when
 /// `var` names nothing; a [`DatasetError::Format`] error listing the variables when `var` is
 /// `None` and there are several; reader errors with their file and location.
-pub fn read_variable(path: impl AsRef<Path>, var: Option<&str>) -> Result<GriddedVariable> {
-    OpenedFile::open(path.as_ref())?.read(var)
+pub fn read_variable(source: impl Into<DataSource>, var: Option<&str>) -> Result<GriddedVariable> {
+    DataFile::open(source)?.read(var)
 }
 
 /// The names of the variables of a file that lie on a latitude/longitude grid, in file order,
 /// with the file's format.
-pub fn gridded_variable_names(path: impl AsRef<Path>) -> Result<(DataFormat, Vec<String>)> {
-    let file = OpenedFile::open(path.as_ref())?;
+pub fn gridded_variable_names(source: impl Into<DataSource>) -> Result<(DataFormat, Vec<String>)> {
+    let file = DataFile::open(source)?;
     Ok((file.format, file.names()?))
 }
 
-/// A data file opened once, so that several variables can be read without re-reading it.
-pub(crate) struct OpenedFile {
-    path: PathBuf,
+/// A data file (GRIB, NetCDF or NPZ) opened once, so that several variables can be read, or
+/// the file described and converted, without re-reading it; and the place for read options
+/// such as a calendar override.
+///
+/// ```no_run
+/// use meshflow_datasets::{cf::Calendar, field::DataFile};
+///
+/// # fn main() -> meshflow_datasets::Result<()> {
+/// // The file's time axis has no `calendar` attribute, but the model used 365-day years.
+/// let file = DataFile::open("TREFHT.B06.57.atm.1890-1999ANN.nc")?
+///     .with_calendar(Some(Calendar::NoLeap))?;
+/// let t = file.read(Some("TREFHT"))?;
+/// assert_eq!(t.labels[0].time.as_deref(), Some("1890-07-16T22:00:00"));
+/// # Ok(()) }
+/// ```
+pub struct DataFile {
+    source: DataSource,
     pub(crate) format: DataFormat,
+    calendar: Option<Calendar>,
     inner: Opened,
+}
+
+impl std::fmt::Debug for DataFile {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DataFile")
+            .field("source", &self.source.name())
+            .field("format", &self.format)
+            .field("calendar", &self.calendar)
+            .finish()
+    }
 }
 
 enum Opened {
@@ -170,29 +197,77 @@ enum Opened {
     Npz(NpzContents),
 }
 
-impl OpenedFile {
-    pub(crate) fn open(path: &Path) -> Result<OpenedFile> {
-        let format = DataFormat::detect(path)?;
-        let inner = match format {
-            DataFormat::Grib1 | DataFormat::Grib2 => {
-                Opened::Grib(GribFile::open(path, Mode::Lenient)?)
+impl DataFile {
+    /// Opens a file (a path, or bytes in memory) and recognises its format by its magic
+    /// bytes. GRIB is opened leniently: damaged messages are skipped with a warning.
+    ///
+    /// # Errors
+    /// I/O errors; a [`DatasetError::Format`] error naming the first bytes of a file in no
+    /// supported format; [`DatasetError::Unsupported`] for a `.npy` (no coordinates);
+    /// header errors of the format's reader.
+    pub fn open(source: impl Into<DataSource>) -> Result<DataFile> {
+        let source = source.into();
+        let format = DataFormat::detect(&source)?;
+        let path = source.name();
+        let inner = match (format, &source) {
+            (DataFormat::Grib1 | DataFormat::Grib2, DataSource::Path(p)) => {
+                Opened::Grib(GribFile::open(p, Mode::Lenient)?)
             }
-            DataFormat::NetCdf3Classic
-            | DataFormat::NetCdf3Offset64
-            | DataFormat::NetCdf3Data64
-            | DataFormat::NetCdf4 => Opened::NetCdf(NcFile::open(path)?),
-            DataFormat::Npz => Opened::Npz(npz_candidates(path)?),
-            DataFormat::Npy => return Err(npy_unsupported(path)),
+            (DataFormat::Grib1 | DataFormat::Grib2, DataSource::Bytes { name, bytes }) => {
+                Opened::Grib(GribFile::from_bytes(bytes.clone(), name, Mode::Lenient)?)
+            }
+            (f, DataSource::Path(p)) if f.is_netcdf() => Opened::NetCdf(NcFile::open(p)?),
+            (f, DataSource::Bytes { name, bytes }) if f.is_netcdf() => {
+                Opened::NetCdf(NcFile::from_named_bytes(bytes.clone(), name)?)
+            }
+            (DataFormat::Npz, DataSource::Path(p)) => Opened::Npz(npz_candidates(&read_npz(p)?)?),
+            (DataFormat::Npz, DataSource::Bytes { name, bytes }) => {
+                Opened::Npz(npz_candidates(&read_npz_bytes(bytes.clone(), name)?)?)
+            }
+            _ => return Err(npy_unsupported(path)),
         };
-        Ok(OpenedFile {
-            path: path.to_path_buf(),
+        Ok(DataFile {
+            source,
             format,
+            calendar: None,
             inner,
         })
     }
 
+    /// Decodes the file's time coordinate with `calendar` instead of its `calendar`
+    /// attribute (or CF's default `standard` when it has none): for files whose calendar is
+    /// missing or wrong, such as model output in 365-day years without `calendar = "noleap"`.
+    /// `None` restores the file's own calendar.
+    ///
+    /// # Errors
+    /// [`DatasetError::InvalidArgument`] for GRIB and NPZ files, whose times are dates in
+    /// the Gregorian calendar, not numbers in a calendar.
+    pub fn with_calendar(mut self, calendar: Option<Calendar>) -> Result<DataFile> {
+        if let (Some(c), false) = (calendar, self.format.is_netcdf()) {
+            return Err(DatasetError::InvalidArgument(format!(
+                "{}: a calendar override ({}) applies to NetCDF time coordinates; this {} \
+                 file stores its times as Gregorian dates",
+                self.source.name().display(),
+                c.name(),
+                self.format
+            )));
+        }
+        self.calendar = calendar;
+        Ok(self)
+    }
+
+    /// The source the file was opened from.
+    pub fn source(&self) -> &DataSource {
+        &self.source
+    }
+
+    /// The file's format.
+    pub fn format(&self) -> DataFormat {
+        self.format
+    }
+
     /// The gridded variables, in file order.
-    pub(crate) fn names(&self) -> Result<Vec<String>> {
+    pub fn names(&self) -> Result<Vec<String>> {
         match &self.inner {
             Opened::Grib(f) => f.variable_names(),
             Opened::NetCdf(nc) => Ok(netcdf_candidates(nc)),
@@ -200,12 +275,12 @@ impl OpenedFile {
         }
     }
 
-    /// One variable (`None`: the only one).
-    pub(crate) fn read(&self, var: Option<&str>) -> Result<GriddedVariable> {
-        let (path, format) = (self.path.as_path(), self.format);
+    /// One variable (`None`: the only one), as [`read_variable`] describes.
+    pub fn read(&self, var: Option<&str>) -> Result<GriddedVariable> {
+        let (path, format) = (self.source.name(), self.format);
         match &self.inner {
             Opened::Grib(f) => read_grib(f, path, format, var),
-            Opened::NetCdf(nc) => read_netcdf(nc, path, format, var),
+            Opened::NetCdf(nc) => read_netcdf(nc, path, format, var, self.calendar),
             Opened::Npz(c) => read_npz_variable(c, path, format, var),
         }
     }
@@ -390,6 +465,7 @@ fn read_netcdf(
     path: &Path,
     format: DataFormat,
     var: Option<&str>,
+    calendar: Option<Calendar>,
 ) -> Result<GriddedVariable> {
     let candidates = netcdf_candidates(nc);
     let name = match var {
@@ -443,8 +519,18 @@ fn read_netcdf(
     }
     let mut time = None;
     if let Some(d) = roles.iter().position(|&r| r == Role::Time) {
-        match netcdf_time(nc, &lead[d].0) {
-            Ok(t) => time = Some(t),
+        match netcdf_time(nc, &lead[d].0, calendar) {
+            Ok(t) => {
+                if calendar.is_none() && nc.variable(&lead[d].0)?.attr_str("calendar").is_none() {
+                    warnings.push(format!(
+                        "time coordinate `{}` has no calendar attribute, so it was decoded in \
+                         CF's default `standard` calendar; if the model used another (365-day \
+                         years: noleap), override it (`--calendar noleap`)",
+                        lead[d].0
+                    ));
+                }
+                time = Some(t)
+            }
             Err(e) => {
                 warnings.push(format!(
                     "time coordinate `{}` not decoded ({e}); fields are labelled by index",
@@ -600,10 +686,10 @@ fn not_gridded(nc: &NcFile, v: &Variable) -> DatasetError {
     }
 }
 
-fn netcdf_time(nc: &NcFile, dim: &str) -> Result<TimeCoordinate> {
-    let axis = nc.time_axis(dim, None)?;
+fn netcdf_time(nc: &NcFile, dim: &str, calendar: Option<Calendar>) -> Result<TimeCoordinate> {
+    let axis = nc.time_axis(dim, calendar)?;
     let values = nc.read_f64(dim)?.data;
-    let dates = nc.read_time(dim, None)?;
+    let dates = nc.read_time(dim, calendar)?;
     let units = nc
         .variable(dim)?
         .attr_str("units")
@@ -627,8 +713,8 @@ const NPZ_LON: [&str; 2] = ["longitude", "lon"];
 type NpzContents = (Vec<(String, NpyArray)>, Vec<String>, Vec<f64>, Vec<f64>);
 
 /// Reads an archive: all arrays, the gridded candidates, latitudes and longitudes.
-fn npz_candidates(path: &Path) -> Result<NpzContents> {
-    let npz = read_npz(path)?;
+fn npz_candidates(npz: &Npz) -> Result<NpzContents> {
+    let path = npz.path();
     let arrays = npz.read_all()?;
     let find = |keys: &[&str]| {
         arrays

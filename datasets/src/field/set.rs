@@ -109,54 +109,12 @@ impl FieldSet {
         test_fraction: f64,
         seed: u64,
     ) -> Result<(Vec<usize>, Vec<usize>)> {
-        let err = |message: String| DatasetError::Format {
+        let groups: Vec<usize> = self.labels.iter().map(|l| l.time_index).collect();
+        group_split(&groups, test_fraction, seed).map_err(|message| DatasetError::Format {
             path: self.source.clone(),
             location: "train/test split".into(),
             message,
-        };
-        if !(0.0..1.0).contains(&test_fraction) {
-            return Err(err(format!(
-                "the test fraction must be in [0, 1), got {test_fraction}"
-            )));
-        }
-        let mut groups: Vec<usize> = self.labels.iter().map(|l| l.time_index).collect();
-        groups.sort_unstable();
-        groups.dedup();
-        let g = groups.len();
-        let n_test = if test_fraction == 0.0 {
-            0
-        } else if g < 2 {
-            return Err(err(format!(
-                "the {} fields share {g} time(s): a test set needs at least two distinct \
-                 times, or fields of one time would be on both sides",
-                self.len()
-            )));
-        } else {
-            ((test_fraction * g as f64).round() as usize).clamp(1, g - 1)
-        };
-        // Fisher–Yates with SplitMix64.
-        let mut state = seed;
-        let mut next = || {
-            state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
-            let mut z = state;
-            z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-            z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-            z ^ (z >> 31)
-        };
-        for i in (1..g).rev() {
-            let j = (next() % (i as u64 + 1)) as usize;
-            groups.swap(i, j);
-        }
-        let test_groups = &groups[..n_test];
-        let (mut train, mut test) = (Vec::new(), Vec::new());
-        for (i, l) in self.labels.iter().enumerate() {
-            if test_groups.contains(&l.time_index) {
-                test.push(i);
-            } else {
-                train.push(i);
-            }
-        }
-        Ok((train, test))
+        })
     }
 
     /// The normalisation to apply to every field (and to save beside a model): the fixed
@@ -189,4 +147,63 @@ impl FieldSet {
             }
         }
     }
+}
+
+/// Splits items `0..groups.len()` into `(train, test)` indices (ascending) so that items of
+/// one group (e.g. every member and level of one time) land on the same side. Whole groups
+/// are shuffled with `seed` (a SplitMix64 stream, stable across platforms and versions) and
+/// `round(test_fraction · groups)` of them, at least one when `test_fraction > 0`, go to the
+/// test side.
+///
+/// # Errors
+/// A message when `test_fraction` is outside `[0, 1)`, or positive with fewer than two
+/// distinct groups (every split would leak or leave one side empty).
+pub fn group_split(
+    groups: &[usize],
+    test_fraction: f64,
+    seed: u64,
+) -> std::result::Result<(Vec<usize>, Vec<usize>), String> {
+    if !(0.0..1.0).contains(&test_fraction) {
+        return Err(format!(
+            "the test fraction must be in [0, 1), got {test_fraction}"
+        ));
+    }
+    let mut distinct = groups.to_vec();
+    distinct.sort_unstable();
+    distinct.dedup();
+    let g = distinct.len();
+    let n_test = if test_fraction == 0.0 {
+        0
+    } else if g < 2 {
+        return Err(format!(
+            "the {} fields share {g} time(s): a test set needs at least two distinct \
+             times, or fields of one time would be on both sides",
+            groups.len()
+        ));
+    } else {
+        ((test_fraction * g as f64).round() as usize).clamp(1, g - 1)
+    };
+    // Fisher–Yates with SplitMix64.
+    let mut state = seed;
+    let mut next = || {
+        state = state.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = state;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    };
+    for i in (1..g).rev() {
+        let j = (next() % (i as u64 + 1)) as usize;
+        distinct.swap(i, j);
+    }
+    let test_groups = &distinct[..n_test];
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    for (i, grp) in groups.iter().enumerate() {
+        if test_groups.contains(grp) {
+            test.push(i);
+        } else {
+            train.push(i);
+        }
+    }
+    Ok((train, test))
 }

@@ -315,3 +315,76 @@ fn normalisation_sees_only_the_training_fields() {
     assert_eq!(sub.len(), 2);
     assert_eq!(sub.labels[0].time_index, 1);
 }
+
+#[test]
+fn calendar_override_matches_the_trefht_reference() {
+    use crate::cf::Calendar;
+    for member in ["57", "59", "60", "61"] {
+        let base = format!("reanalysis/TREFHT.B06.{member}.atm.1890-1999ANN");
+        let (Some(nc), Some(npz)) = (
+            data_file(&format!("{base}.nc")),
+            data_file(&format!("{base}.npz")),
+        ) else {
+            return;
+        };
+        let npz = read_npz(npz).unwrap();
+        let years = npz.get("year").unwrap().to_f64().data;
+        let want = npz.get("TREFHT").unwrap().to_f32().data;
+        // The file's own (missing) calendar: CF's `standard`, with a warning naming the fix.
+        let plain = read_variable(&nc, Some("TREFHT")).unwrap();
+        assert!(
+            plain.warnings.iter().any(|w| w.contains("noleap")),
+            "{member}"
+        );
+        let t = DataFile::open(&nc)
+            .unwrap()
+            .with_calendar(Some(Calendar::NoLeap))
+            .unwrap()
+            .read(Some("TREFHT"))
+            .unwrap();
+        assert!(t.warnings.is_empty(), "{:?}", t.warnings);
+        assert_eq!(bits(&t.values), bits(&want), "{member}");
+        let time = t.time.as_ref().unwrap();
+        assert_eq!(time.calendar, Calendar::NoLeap);
+        // Every member decodes to mid-July of its npz `year`, whatever its units' epoch.
+        for (label, y) in t.labels.iter().zip(&years) {
+            let want = format!("{y}-07-16T22:00:00");
+            assert_eq!(label.time.as_deref(), Some(want.as_str()), "{member}");
+        }
+        // The same numbers in the default calendar drift away from mid-July.
+        assert_ne!(plain.labels[109].time, t.labels[109].time, "{member}");
+        assert_eq!(time.values, plain.time.as_ref().unwrap().values);
+    }
+}
+
+#[test]
+fn calendar_override_is_refused_for_dated_formats() {
+    let Some(p) = data_file("era5/era5-single-level-scalar-time.grib") else {
+        return;
+    };
+    let e = DataFile::open(&p)
+        .unwrap()
+        .with_calendar(Some(crate::cf::Calendar::Day360))
+        .unwrap_err();
+    assert!(matches!(e, crate::DatasetError::InvalidArgument(_)), "{e}");
+    assert!(e.to_string().contains("360_day"), "{e}");
+}
+
+#[test]
+fn in_memory_sources_read_like_files() {
+    for rel in [
+        "era5/era5-single-level-scalar-time.grib",
+        "reanalysis/A1B_north_america.nc",
+        "reanalysis/A1B_north_america.npz",
+    ] {
+        let Some(p) = data_file(rel) else {
+            return;
+        };
+        let from_file = describe(&p).unwrap();
+        let src = DataSource::from_vec("<memory test>", std::fs::read(&p).unwrap());
+        let from_bytes = describe(&src).unwrap();
+        assert_eq!(from_bytes.path.to_str(), Some("<memory test>"));
+        assert_eq!(from_bytes.variables, from_file.variables, "{rel}");
+        assert_eq!(from_bytes.grid, from_file.grid, "{rel}");
+    }
+}

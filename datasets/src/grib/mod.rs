@@ -78,6 +78,7 @@ pub use grid::{gaussian_latitudes, Grid, GridKind, ScanningMode};
 pub use variable::GribVariable;
 
 use crate::{DatasetError, Result};
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// Fields larger than this many points are rejected as implausible (a damaged header must not
@@ -603,7 +604,7 @@ impl Decoded<'_> {
 #[derive(Debug, Clone)]
 pub struct GribFile {
     path: PathBuf,
-    data: Vec<u8>,
+    data: Cow<'static, [u8]>,
     messages: Vec<MessageInfo>,
     warnings: Vec<GribWarning>,
 }
@@ -629,9 +630,14 @@ impl GribFile {
         Self::from_bytes(data, path, mode)
     }
 
-    /// Indexes messages in memory; `path` names the data in errors.
-    pub fn from_bytes(data: Vec<u8>, path: impl Into<PathBuf>, mode: Mode) -> Result<Self> {
-        let path = path.into();
+    /// Indexes messages in memory (a `Vec<u8>`, or `&'static [u8]` compiled into a binary,
+    /// which is not copied); `path` names the data in errors.
+    pub fn from_bytes(
+        data: impl Into<Cow<'static, [u8]>>,
+        path: impl Into<PathBuf>,
+        mode: Mode,
+    ) -> Result<Self> {
+        let (data, path) = (data.into(), path.into());
         let mut messages = Vec::new();
         let mut warnings = Vec::new();
         let mut pos = 0usize;

@@ -19,7 +19,11 @@
 //!   ([`SpdeGmrf`], [`MaternParams`]); returns the posterior mean and std.
 //!   [`MaternParams::fit`] fits the prior by maximum likelihood on training fields.
 //!
-//! All three implement [`Reconstructor`], so a caller can run every method in one loop.
+//! Denoising without clean data (no mask; the noise model is known): [`heat_denoise`] with its
+//! heat time chosen by SURE ([`sure_heat_time`], white Gaussian noise) or by noisier-to-noisy
+//! validation ([`noisier_heat_time`], any noise model that can be resampled).
+//!
+//! All three reconstructors implement [`Reconstructor`], so a caller can run every method in one loop.
 //! The numerics are plain sparse linear algebra (`sprs` matrices, the geometry crate's sparse
 //! Cholesky); nothing here uses burn.
 //!
@@ -49,6 +53,7 @@
 mod envelope;
 mod gmrf;
 mod harmonic;
+mod heat_denoise;
 mod nearest;
 #[cfg(test)]
 mod tests;
@@ -57,6 +62,7 @@ pub use gmrf::{
     GmrfFit, GmrfFitOptions, GmrfKriging, GmrfPosterior, MaternParams, SpdeGmrf, StdMethod,
 };
 pub use harmonic::{AlphaFit, HarmonicFill};
+pub use heat_denoise::{heat_denoise, noisier_heat_time, sure_heat_time, HeatTimeChoice};
 pub use nearest::NearestFill;
 
 use meshflow_geometry::signal::Mask;

@@ -104,3 +104,63 @@ fn kriging_and_harmonic_beat_nearest_on_smooth_fields() {
         "fitted alpha: {rmse:?}"
     );
 }
+
+/// SURE and noisier-to-noisy validation pick heat times without the clean fields; SURE must
+/// land next to the oracle time (the candidate with the smallest true MSE): its MSE within 10 %
+/// of the oracle's and its time within a factor √10 (two grid steps
+/// of the quarter-decade grid either way). Noisier-to-noisy must at least beat not smoothing and the largest time.
+#[test]
+fn sure_picks_a_heat_time_near_the_oracle() {
+    use meshflow_geometry::operators::{cotan_laplacian, vertex_lumped_mass_matrix};
+    use rand::RngCore;
+    let grid = SphereGrid::latlon(25, 48).unwrap();
+    let (l, m) = (
+        cotan_laplacian(grid.mesh()),
+        vertex_lumped_mass_matrix(grid.mesh()),
+    );
+    let mut rng = StdRng::seed_from_u64(21);
+    let sigma = 0.3;
+    let clean: Vec<f32> = (0..4).flat_map(|_| smooth_field(&grid, &mut rng)).collect();
+    let noise = |x: &[f32], rng: &mut dyn RngCore| -> Vec<f32> {
+        x.iter()
+            .map(|v| {
+                v + sigma as f32 * rand_distr::Distribution::<f32>::sample(&StandardNormal, rng)
+            })
+            .collect()
+    };
+    let noisy = noise(&clean, &mut rng);
+    let times = log_grid(1e-4, 1.0, 17).unwrap();
+    let sure = sure_heat_time(&l, &m, &noisy, sigma, &times, 8, &mut rng).unwrap();
+    let mse = |t: f64| {
+        let d = heat_denoise(&l, &m, &noisy, t).unwrap();
+        d.iter()
+            .zip(&clean)
+            .map(|(a, b)| (*a as f64 - *b as f64).powi(2))
+            .sum::<f64>()
+            / d.len() as f64
+    };
+    let true_mse: Vec<f64> = times.iter().map(|&t| mse(t)).collect();
+    let oracle = (0..times.len())
+        .min_by(|&a, &b| true_mse[a].total_cmp(&true_mse[b]))
+        .unwrap();
+    let n2n = noisier_heat_time(&l, &m, &noisy, &noise, &times, &mut rng).unwrap();
+    eprintln!(
+        "oracle t = {:.2e} (MSE {:.4}); SURE t = {:.2e} (MSE {:.4}, SURE says {:.4}); \
+         noisier-to-noisy t = {:.2e} (MSE {:.4}); noisy MSE {:.4}",
+        times[oracle],
+        true_mse[oracle],
+        sure.time,
+        mse(sure.time),
+        sure.scores[times.iter().position(|t| *t == sure.time).unwrap()],
+        n2n.time,
+        mse(n2n.time),
+        sigma * sigma
+    );
+    assert!(mse(sure.time) <= 1.1 * true_mse[oracle]);
+    assert!((sure.time / times[oracle]).log10().abs() <= 0.5 + 1e-9);
+    // SURE is an unbiased MSE estimate: it tracks the true MSE curve.
+    for (s, t) in sure.scores.iter().zip(&true_mse) {
+        assert!((s - t).abs() < 0.2 * t + 0.005, "SURE {s} vs true {t}");
+    }
+    assert!(mse(n2n.time) < 0.5 * sigma * sigma && mse(n2n.time) < *true_mse.last().unwrap());
+}

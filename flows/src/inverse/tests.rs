@@ -1,0 +1,444 @@
+//! Tests of the inverse flows: analytic fixed points, the paper's toy, non-collapse, exact
+//! resumption.
+
+use std::ops::ControlFlow;
+use std::time::Instant;
+
+use burn::backend::{Autodiff, NdArray};
+use rand::{rngs::StdRng, Rng, RngCore, SeedableRng};
+use rand_distr::StandardNormal;
+
+use super::*;
+use crate::train::{latest_checkpoint, SignalDataset};
+use crate::util::{self, test_support::TempDir, to_vec};
+use burn::tensor::Tensor;
+
+type B = NdArray<f32>;
+type AB = Autodiff<NdArray<f32>>;
+
+/// Additive white Gaussian noise of standard deviation `sigma`.
+fn gaussian(sigma: f32) -> impl Fn(&[f32], &mut dyn RngCore) -> Vec<f32> {
+    move |x0: &[f32], rng: &mut dyn RngCore| {
+        x0.iter()
+            .map(|v| v + sigma * rng.sample::<f32, _>(StandardNormal))
+            .collect()
+    }
+}
+
+/// The paper's toy: `n` clean 2-D points drawn uniformly from the 8 points
+/// `(cos 2πj/8, sin 2πj/8)`.
+fn circle_points(n: usize, rng: &mut StdRng) -> Vec<f32> {
+    (0..n)
+        .flat_map(|_| {
+            let a = std::f32::consts::TAU * rng.random_range(0..8) as f32 / 8.0;
+            [a.cos(), a.sin()]
+        })
+        .collect()
+}
+
+fn std_of_column(v: &[f32], d: usize, j: usize) -> f32 {
+    let col: Vec<f32> = v.iter().skip(j).step_by(d).copied().collect();
+    let m = col.iter().sum::<f32>() / col.len() as f32;
+    (col.iter().map(|c| (c - m).powi(2)).sum::<f32>() / col.len() as f32).sqrt()
+}
+
+fn toy_config(method: InverseMethod, steps: usize) -> InverseFlowConfig {
+    InverseFlowConfig::new(
+        InverseFlowConfig::network(2)
+            .with_hidden(64)
+            .with_blocks(1)
+            .with_time_embedding(32)
+            .with_seed(1),
+    )
+    .with_method(method)
+    .with_steps(steps)
+    .with_batch_size(256)
+    .with_learning_rate(2e-3)
+    .with_ema_decay(0.99)
+    .with_seed(3)
+}
+
+#[test]
+fn consistency_function_is_the_identity_at_t_min() {
+    let dev = Default::default();
+    let net = InverseFlowConfig::network(5)
+        .with_hidden(16)
+        .with_seed(2)
+        .init::<B>(&dev);
+    let mut rng = StdRng::seed_from_u64(0);
+    let x = util::randn::<B, _>(&mut rng, 7, 5, &dev).mul_scalar(3.0);
+    for (t_min, sd) in [(0.002, 0.5), (0.01, 0.1), (1e-4, 2.0)] {
+        let t = Tensor::<B, 1>::full([7], t_min, &dev);
+        let f = consistency_function(&net, x.clone(), t, t_min, sd);
+        assert_eq!(to_vec(f), to_vec(x.clone()), "t_min = {t_min}, σ_d = {sd}");
+    }
+    // Away from t_min the network does contribute.
+    let t = Tensor::<B, 1>::full([7], 0.2, &dev);
+    assert_ne!(
+        to_vec(consistency_function(&net, x.clone(), t, 0.002, 0.5)),
+        to_vec(x)
+    );
+}
+
+#[test]
+fn logit_space_round_trips() {
+    let dev = Default::default();
+    let x = util::tensor2::<B>(vec![1e-3, 0.2, 0.5, 0.999], 2, 2, &dev);
+    let back = to_vec(FlowSpace::Logit.from_flow(FlowSpace::Logit.to_flow(x.clone())));
+    for (a, b) in back.iter().zip(to_vec(x)) {
+        assert!((a - b).abs() < 1e-6, "{a} vs {b}");
+    }
+    let u = to_vec(FlowSpace::Logit.to_flow(util::tensor2::<B>(vec![0.0, 1.0], 1, 2, &dev)));
+    assert!(u.iter().all(|v| v.is_finite() && v.abs() < 12.0), "{u:?}");
+}
+
+#[test]
+fn invalid_configurations_are_errors() {
+    let dev = burn::backend::ndarray::NdArrayDevice::default();
+    let data = SignalDataset::new(vec![0.5; 8], 4, 2).unwrap();
+    // A score network (scaled by 1/σ(t)) is not an inverse-flow network.
+    let cfg = InverseFlowConfig::new(crate::score::MlpScoreConfig::new(2));
+    assert!(cfg
+        .validate()
+        .unwrap_err()
+        .to_string()
+        .contains("scale_by_sigma"));
+    let cfg = InverseFlowConfig::new(InverseFlowConfig::network(2)).with_t_max(0.001);
+    assert!(cfg.validate().is_err());
+    // Noise in logit space with an identity-space configuration.
+    let cfg = InverseFlowConfig::new(InverseFlowConfig::network(2).with_hidden(8));
+    let err = InverseFlowTrainer::<AB, _>::new(
+        cfg.clone(),
+        InLogitSpace(gaussian(0.1)),
+        &data,
+        None,
+        &dev,
+    )
+    .err()
+    .unwrap();
+    assert!(err.to_string().contains("Logit"), "{err}");
+    // Wrong dimension.
+    let cfg3 = InverseFlowConfig::new(InverseFlowConfig::network(3).with_hidden(8));
+    assert!(InverseFlowTrainer::<AB, _>::new(cfg3, gaussian(0.1), &data, None, &dev).is_err());
+}
+
+/// Trains on the noisy toy and returns (PSNR of the noisy input, PSNR of the denoiser, output
+/// std / clean std per coordinate, seconds).
+fn train_toy(method: InverseMethod, steps: usize) -> (f64, f64, [f32; 2], f64) {
+    let dev = Default::default();
+    let sigma = 0.2;
+    let mut rng = StdRng::seed_from_u64(11);
+    let noise = gaussian(sigma);
+    let clean = circle_points(4000, &mut rng);
+    let noisy = SignalDataset::new(noise(&clean, &mut rng), 4000, 2).unwrap();
+    let start = Instant::now();
+    let mut trainer =
+        InverseFlowTrainer::<AB, _>::new(toy_config(method, steps), noise, &noisy, None, &dev)
+            .unwrap();
+    trainer.run(|_| ControlFlow::Continue(())).unwrap();
+    let seconds = start.elapsed().as_secs_f64();
+    // Fresh test set.
+    let test_clean = circle_points(2000, &mut rng);
+    let test_noisy = gaussian(sigma)(&test_clean, &mut rng);
+    let x1 = util::tensor2::<B>(test_noisy.clone(), 2000, 2, &dev);
+    let out = to_vec(trainer.denoiser().denoise(x1));
+    let psnr = |p: &[f32]| meshflow_geometry::metrics::psnr(p, &test_clean, 2.0, None).unwrap();
+    let ratio = [0, 1].map(|j| std_of_column(&out, 2, j) / std_of_column(&test_clean, 2, j));
+    (psnr(&test_noisy), psnr(&out), ratio, seconds)
+}
+
+/// The paper's toy (8 points on the unit circle, σ = 0.2, PSNR with the clean data's range 2).
+/// Reference levels (Monte Carlo, 2·10⁵ draws): noisy input 20.0 dB; nearest circle point
+/// 23.9 dB; the posterior mean (the MMSE optimum, which nothing trained without clean data can
+/// beat) 25.1 dB. ICM/IFM converge to a transport-like map between the two, so the bound here is
+/// set below them to fit a CPU test budget: ≥ 22 dB (ICM) / ≥ 21.5 dB (IFM), i.e. clearly
+/// denoising, where an untrained or collapsed network stays at ≤ 20 dB.
+///
+/// Also the non-collapse check: the objective has a degenerate constant solution, so the
+/// outputs must keep the spread of the clean data (per-coordinate std within 15 % of it; a
+/// collapsed map gives 0).
+#[test]
+fn icm_denoises_the_circle_toy_without_collapsing() {
+    let (noisy, psnr, ratio, secs) = train_toy(InverseMethod::Icm, 2000);
+    eprintln!("ICM toy: noisy {noisy:.2} dB → {psnr:.2} dB; std ratio {ratio:?}; {secs:.1} s");
+    assert!((noisy - 20.0).abs() < 0.5, "noisy PSNR {noisy}");
+    assert!(psnr >= 22.0, "ICM reached only {psnr:.2} dB");
+    for r in ratio {
+        assert!((r - 1.0).abs() < 0.15, "output/clean std ratio {ratio:?}");
+    }
+}
+
+#[test]
+fn ifm_denoises_the_circle_toy_without_collapsing() {
+    let (noisy, psnr, ratio, secs) = train_toy(InverseMethod::Ifm, 600);
+    eprintln!("IFM toy: noisy {noisy:.2} dB → {psnr:.2} dB; std ratio {ratio:?}; {secs:.1} s");
+    assert!(psnr >= 21.5, "IFM reached only {psnr:.2} dB");
+    for r in ratio {
+        assert!((r - 1.0).abs() < 0.15, "output/clean std ratio {ratio:?}");
+    }
+}
+
+/// The gain `g` of the population fixed point of ICM for Gaussian data `N(μ, s²)` and
+/// Gaussian noise `σ²` on the grid `ts` (the map is `μ + g (x₁ − μ)`). With `f_k(x) = c_k x`
+/// (`c_0 = 1`, the boundary condition) each grid step regresses onto a conditional expectation
+/// along the path `x̂₀ + (t/t_max) σ ε`, `x̂₀ ~ N(0, s_q²)`:
+/// `c_{k+1} = c_k (s_q² + r_k r_{k+1} σ²)/(s_q² + r_{k+1}² σ²)`, `r = t/t_max`; self-consistency
+/// requires `s_q² = g² (s² + σ²)`, iterated to convergence.
+fn icm_gaussian_fixed_point(s: f64, sigma: f64, ts: &[f64]) -> f64 {
+    let t_max = ts[ts.len() - 1];
+    let r: Vec<f64> = ts.iter().map(|t| t / t_max).collect();
+    let (mut sq2, mut g) = (s * s, 1.0);
+    for _ in 0..500 {
+        g = 1.0;
+        for k in 0..r.len() - 1 {
+            g *= (sq2 + r[k] * r[k + 1] * sigma * sigma) / (sq2 + r[k + 1].powi(2) * sigma * sigma);
+        }
+        sq2 = g * g * (s * s + sigma * sigma);
+    }
+    g
+}
+
+/// Gaussian data `x₀ ~ N(μ, diag(s²))`, Gaussian noise σ = 0.3, trained on noisy data only.
+/// The learned map is affine per coordinate; its gain must match the analytic ICM fixed point
+/// (between the Wiener filter `s²/(s² + σ²)` and the transport map `s/√(s² + σ²)`, see the
+/// module docs) within 0.04 — which tells it apart from both for the coordinate with s = 0.2
+/// (fixed point 0.40, Wiener 0.31, transport 0.55) — and its MSE against the clean signals must
+/// be within 15 % of the posterior mean's (the analytic fixed point is 4–7 % above it; the noisy
+/// input is 36–225 % above it).
+#[test]
+fn icm_matches_the_analytic_gaussian_fixed_point_near_the_wiener_filter() {
+    let dev = Default::default();
+    let mu = [0.3f32, -0.2, 0.5, 0.0];
+    let s = [0.5f32, 0.3, 0.2, 0.4];
+    let sigma = 0.3f32;
+    let mut rng = StdRng::seed_from_u64(5);
+    let draw = |n: usize, rng: &mut StdRng| -> Vec<f32> {
+        (0..n * 4)
+            .map(|i| mu[i % 4] + s[i % 4] * rng.sample::<f32, _>(StandardNormal))
+            .collect()
+    };
+    let clean = draw(4000, &mut rng);
+    let noise = gaussian(sigma);
+    let noisy = SignalDataset::new(noise(&clean, &mut rng), 4000, 4).unwrap();
+    let config = InverseFlowConfig::new(
+        InverseFlowConfig::network(4)
+            .with_hidden(64)
+            .with_blocks(1)
+            .with_time_embedding(32),
+    )
+    .with_steps(1500)
+    .with_batch_size(256)
+    .with_learning_rate(2e-3)
+    .with_ema_decay(0.99)
+    .with_seed(9);
+    let ts = config.grid();
+    let mut trainer = InverseFlowTrainer::<AB, _>::new(config, noise, &noisy, None, &dev).unwrap();
+    trainer.run(|_| ControlFlow::Continue(())).unwrap();
+
+    let n = 4000;
+    let test_clean = draw(n, &mut rng);
+    let test_noisy = gaussian(sigma)(&test_clean, &mut rng);
+    let out = to_vec(trainer.denoiser().denoise(util::tensor2::<B>(
+        test_noisy.clone(),
+        n,
+        4,
+        &dev,
+    )));
+    let (mut mse_model, mut mse_wiener) = (0.0f64, 0.0f64);
+    for j in 0..4 {
+        let (m, sj, sg) = (mu[j] as f64, s[j] as f64, sigma as f64);
+        let (mut sxy, mut sxx) = (0.0, 0.0);
+        for i in 0..n {
+            let x = test_noisy[4 * i + j] as f64 - m;
+            sxy += x * (out[4 * i + j] as f64 - m);
+            sxx += x * x;
+            let wiener = m + sj * sj / (sj * sj + sg * sg) * x;
+            mse_wiener += (wiener - test_clean[4 * i + j] as f64).powi(2);
+            mse_model += (out[4 * i + j] as f64 - test_clean[4 * i + j] as f64).powi(2);
+        }
+        let gain = sxy / sxx;
+        let fixed = icm_gaussian_fixed_point(sj, sg, &ts);
+        eprintln!(
+            "dim {j}: learned gain {gain:.3}, ICM fixed point {fixed:.3}, Wiener {:.3}, \
+             transport {:.3}",
+            sj * sj / (sj * sj + sg * sg),
+            sj / (sj * sj + sg * sg).sqrt()
+        );
+        assert!(
+            (gain - fixed).abs() < 0.07,
+            "dim {j}: gain {gain} vs fixed point {fixed}"
+        );
+    }
+    let ratio = mse_model / mse_wiener;
+    eprintln!("MSE(ICM) / MSE(Wiener) = {ratio:.3}");
+    assert!(ratio < 1.15, "MSE(ICM) / MSE(Wiener) = {ratio}");
+}
+
+fn resume_config() -> InverseFlowConfig {
+    InverseFlowConfig::new(
+        InverseFlowConfig::network(3)
+            .with_hidden(16)
+            .with_blocks(1)
+            .with_time_embedding(8),
+    )
+    .with_method(InverseMethod::Ifm)
+    .with_ode_steps(3)
+    .with_steps(12)
+    .with_batch_size(8)
+    .with_checkpoint_every(4)
+    .with_seed(4)
+}
+
+#[test]
+fn resumed_run_equals_uninterrupted_run() {
+    let dev = Default::default();
+    let mut rng = StdRng::seed_from_u64(6);
+    let data =
+        SignalDataset::new((0..3 * 64).map(|_| rng.random::<f32>()).collect(), 64, 3).unwrap();
+    let probe = util::tensor2::<B>((0..30).map(|i| i as f32 / 30.0).collect(), 10, 3, &dev);
+
+    let dir_a = TempDir::new("inverse-uninterrupted");
+    let mut a = InverseFlowTrainer::<AB, _>::new(
+        resume_config(),
+        gaussian(0.1),
+        &data,
+        Some(&dir_a.0),
+        &dev,
+    )
+    .unwrap();
+    let mut losses_a = Vec::new();
+    a.run(|p| {
+        losses_a.push(p.loss);
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+
+    let dir_b = TempDir::new("inverse-killed");
+    {
+        let mut b = InverseFlowTrainer::<AB, _>::new(
+            resume_config(),
+            gaussian(0.1),
+            &data,
+            Some(&dir_b.0),
+            &dev,
+        )
+        .unwrap();
+        b.run(|p| {
+            if p.step == 10 {
+                ControlFlow::Break(())
+            } else {
+                ControlFlow::Continue(())
+            }
+        })
+        .unwrap();
+    }
+    let mut b = InverseFlowTrainer::<AB, _>::resume(&dir_b.0, gaussian(0.1), &data, &dev).unwrap();
+    assert_eq!(b.step(), 8);
+    let mut losses_b = Vec::new();
+    b.run(|p| {
+        losses_b.push(p.loss);
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    assert_eq!(losses_b, losses_a[8..].to_vec());
+    let out_a = to_vec(a.denoiser().denoise(probe.clone()));
+    assert_eq!(out_a, to_vec(b.denoiser().denoise(probe.clone())));
+    // The saved run loads as a denoiser with its configuration (EMA weights).
+    let ckpt = latest_checkpoint(&dir_b.0).unwrap().unwrap();
+    assert!(ckpt.join("config.json").is_file() && ckpt.join("ema.mpk").is_file());
+    let loaded = InverseDenoiser::<B>::load(&dir_b.0, &dev).unwrap();
+    assert_eq!(loaded.config().method, InverseMethod::Ifm);
+    assert_eq!(to_vec(loaded.denoise(probe)), out_a);
+}
+
+/// Noise on (0, 1) in logit space (the Jacobi set-up): training runs and the denoiser's output
+/// stays in (0, 1).
+#[test]
+fn logit_space_training_stays_in_the_unit_interval() {
+    let dev = Default::default();
+    let mut rng = StdRng::seed_from_u64(8);
+    let data = SignalDataset::new(
+        (0..2 * 64)
+            .map(|_| 0.05 + 0.9 * rng.random::<f32>())
+            .collect(),
+        64,
+        2,
+    )
+    .unwrap();
+    let beta = |x0: &[f32], rng: &mut dyn RngCore| -> Vec<f32> {
+        x0.iter()
+            .map(|v| (v + 0.05 * rng.sample::<f32, _>(StandardNormal)).clamp(1e-3, 1.0 - 1e-3))
+            .collect()
+    };
+    let config = InverseFlowConfig::new(InverseFlowConfig::network(2).with_hidden(16))
+        .with_space(FlowSpace::Logit)
+        .with_steps(20)
+        .with_batch_size(16);
+    let mut t =
+        InverseFlowTrainer::<AB, _>::new(config, InLogitSpace(beta), &data, None, &dev).unwrap();
+    t.run(|p| {
+        assert!(p.loss.is_finite());
+        ControlFlow::Continue(())
+    })
+    .unwrap();
+    let out = to_vec(t.denoiser().denoise(data.to_tensor::<B>(&dev)));
+    assert!(out.iter().all(|v| *v > 0.0 && *v < 1.0));
+}
+
+/// Tuning aid (not a check): `TOY=icm,1500,128,2,0.001,256 cargo test … toy_tuning -- --ignored`.
+#[test]
+#[ignore]
+fn toy_tuning() {
+    let spec = std::env::var("TOY").unwrap_or_else(|_| "icm,500,64,1,0.001,256".into());
+    let f: Vec<&str> = spec.split(',').collect();
+    let method = if f[0] == "ifm" {
+        InverseMethod::Ifm
+    } else {
+        InverseMethod::Icm
+    };
+    let steps: usize = f[1].parse().unwrap();
+    let cfg = InverseFlowConfig::new(
+        InverseFlowConfig::network(2)
+            .with_hidden(f[2].parse().unwrap())
+            .with_blocks(f[3].parse().unwrap())
+            .with_time_embedding(32)
+            .with_seed(1),
+    )
+    .with_method(method)
+    .with_steps(steps)
+    .with_batch_size(f[5].parse().unwrap())
+    .with_learning_rate(f[4].parse().unwrap())
+    .with_ema_decay(0.99)
+    .with_seed(3);
+    let dev = Default::default();
+    let mut rng = StdRng::seed_from_u64(11);
+    let noise = gaussian(0.2);
+    let clean = circle_points(4000, &mut rng);
+    let noisy = SignalDataset::new(noise(&clean, &mut rng), 4000, 2).unwrap();
+    let test_clean = circle_points(2000, &mut rng);
+    let test_noisy = gaussian(0.2)(&test_clean, &mut rng);
+    let mut trainer = InverseFlowTrainer::<AB, _>::new(cfg, noise, &noisy, None, &dev).unwrap();
+    let start = Instant::now();
+    let mut done = 0;
+    while done < steps {
+        let stop = (done + steps / 5).min(steps);
+        trainer
+            .run(|p| {
+                if p.step >= stop {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap();
+        done = trainer.step();
+        let x1 = util::tensor2::<B>(test_noisy.clone(), 2000, 2, &dev);
+        let out = to_vec(trainer.denoiser().denoise(x1));
+        let psnr = meshflow_geometry::metrics::psnr(&out, &test_clean, 2.0, None).unwrap();
+        eprintln!(
+            "{spec} step {done}: {psnr:.2} dB, loss {:?}, {:.1} ms/step",
+            trainer.last_loss(),
+            start.elapsed().as_secs_f64() * 1e3 / done as f64
+        );
+    }
+}

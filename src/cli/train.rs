@@ -1,0 +1,509 @@
+//! `meshflow train-prior` (a VP-SDE score prior on clean fields) and `meshflow train-sampler`
+//! (the amortized conditional RealNVP posterior sampler against that frozen prior).
+//!
+//! A run directory holds the flows crate's `config.json` and checkpoints, plus `meshflow.json`
+//! ([`RunMeta`]: the data selection, the train/test split, the normalisation and the task) and
+//! `history.csv` (`step,loss`). Re-running the same command with `--resume` continues from
+//! the last checkpoint after a kill.
+
+use std::io::Write;
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use burn::tensor::backend::AutodiffBackend;
+use serde::{Deserialize, Serialize};
+
+use super::backend::{with_backend, DeviceArg};
+use super::progress::Progress;
+use super::select::{Selected, SelectionArgs};
+use crate::datasets::tasks;
+use crate::flows::prelude::*;
+use crate::geometry::io::write_atomic;
+use crate::geometry::signal::Normalisation;
+
+/// What `meshflow` records beside a model (`meshflow.json`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunMeta {
+    /// `prior` or `sampler`.
+    pub kind: String,
+    /// The data the model was trained on.
+    pub selection: SelectionArgs,
+    /// Fraction of the selected times held out for testing.
+    pub test_fraction: f64,
+    /// Seed of the split.
+    pub split_seed: u64,
+    /// Training fields (indices into the selection).
+    pub train: Vec<usize>,
+    /// Held-out fields (indices into the selection).
+    pub test: Vec<usize>,
+    /// Signal dimension (vertices).
+    pub dim: usize,
+    /// Physical units → network units.
+    pub normalisation: Normalisation,
+    /// Variable name and units.
+    pub variable: String,
+    /// Units of the variable, if known.
+    pub units: Option<String>,
+    /// The prior a sampler was trained against.
+    pub prior: Option<PathBuf>,
+    /// Fraction of vertices hidden (sampler).
+    pub mask_rate: Option<f64>,
+    /// Noise standard deviation in normalised units (sampler).
+    pub noise_sigma: Option<f64>,
+}
+
+impl RunMeta {
+    /// Reads `dir/meshflow.json`.
+    pub fn load(dir: &Path) -> Result<RunMeta> {
+        let path = dir.join("meshflow.json");
+        let text = std::fs::read_to_string(&path).with_context(|| {
+            format!(
+                "reading {}: is {} a directory written by `meshflow train-prior` or \
+                 `train-sampler`?",
+                path.display(),
+                dir.display()
+            )
+        })?;
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
+    }
+
+    fn save(&self, dir: &Path) -> Result<()> {
+        let path = dir.join("meshflow.json");
+        write_atomic(&path, serde_json::to_string_pretty(self)?.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))
+    }
+}
+
+/// Options shared by both trainers.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonTrainArgs {
+    /// Run directory (created; must be new unless `--resume`).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Optimiser steps.
+    #[arg(long)]
+    pub steps: Option<usize>,
+    /// Batch size.
+    #[arg(long)]
+    pub batch_size: Option<usize>,
+    /// Learning rate.
+    #[arg(long)]
+    pub lr: Option<f64>,
+    /// Seed of initialisation, batches and noise.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Write a checkpoint every this many steps.
+    #[arg(long, default_value_t = 500)]
+    pub checkpoint_every: usize,
+    /// Continue the run in `--out` from its last checkpoint (the data selection must be the
+    /// same); `--steps` may raise the total.
+    #[arg(long)]
+    pub resume: bool,
+    /// Where to train.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Arguments of `meshflow train-prior`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainPriorArgs {
+    /// The clean training fields.
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Fraction of the times held out for testing (never trained on).
+    #[arg(long, default_value_t = 0.25)]
+    pub test_fraction: f64,
+    /// Width of the score network's hidden layers.
+    #[arg(long, default_value_t = 512)]
+    pub hidden: usize,
+    /// Residual blocks of the score network.
+    #[arg(long, default_value_t = 2)]
+    pub blocks: usize,
+    /// β_max of the VP-SDE (β_min = 0.1).
+    #[arg(long, default_value_t = 20.0)]
+    pub beta_max: f64,
+    /// Training options.
+    #[command(flatten)]
+    pub common: CommonTrainArgs,
+}
+
+/// Arguments of `meshflow train-sampler`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct TrainSamplerArgs {
+    /// The prior run directory (`meshflow train-prior --out DIR`); its data selection and
+    /// split are used unless a selection is given here.
+    #[arg(long, value_name = "DIR")]
+    pub prior: PathBuf,
+    /// The clean fields whose simulated measurements the sampler is amortized over (default:
+    /// the prior's training fields).
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// A built-in task giving the mask rate and noise (`era5-imputation`: 60 %, σ 0.05;
+    /// `bunny-mnist`: 30 %, σ 0.1).
+    #[arg(long, value_name = "NAME")]
+    pub task: Option<String>,
+    /// Fraction of vertices hidden in the simulated measurements.
+    #[arg(long)]
+    pub mask_rate: Option<f64>,
+    /// Noise standard deviation in normalised units.
+    #[arg(long)]
+    pub sigma: Option<f64>,
+    /// Flow steps K of the conditional RealNVP.
+    #[arg(long, default_value_t = 8)]
+    pub flow_steps: usize,
+    /// Hidden units of the coupling networks (default max(D/8, 8)).
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Draws of z per measurement per step.
+    #[arg(long, default_value_t = 4)]
+    pub z_per_y: usize,
+    /// Weight λ of the prior term.
+    #[arg(long, default_value_t = 1.0)]
+    pub prior_weight: f64,
+    /// Training options.
+    #[command(flatten)]
+    pub common: CommonTrainArgs,
+}
+
+/// `meshflow train-prior`.
+pub fn train_prior(args: &TrainPriorArgs) -> Result<()> {
+    with_backend!(args.common.device, |device| train_prior_on::<B>(
+        args, &device
+    ))
+}
+
+/// `meshflow train-sampler`.
+pub fn train_sampler(args: &TrainSamplerArgs) -> Result<()> {
+    with_backend!(args.common.device, |device| train_sampler_on::<B>(
+        args, &device
+    ))
+}
+
+/// The training fields of a selection in normalised units, with the metadata to save.
+pub(crate) struct PreparedData {
+    pub selected: Selected,
+    pub meta: RunMeta,
+    pub dataset: SignalDataset,
+}
+
+/// Loads a selection, splits it and normalises the training fields.
+pub(crate) fn prepare(
+    selection: &SelectionArgs,
+    test_fraction: f64,
+    split_seed: u64,
+    kind: &str,
+) -> Result<PreparedData> {
+    let selected = selection.load()?;
+    let (train, test) = selected.split(test_fraction, split_seed)?;
+    if train.is_empty() {
+        bail!("no training fields left after holding out the test times");
+    }
+    let normalisation = selected.normalisation(&train)?;
+    let rows = normalised_rows(&selected, &train, &normalisation)?;
+    let dataset = SignalDataset::from_rows(&rows)?;
+    let meta = RunMeta {
+        kind: kind.into(),
+        selection: selection.clone(),
+        test_fraction,
+        split_seed,
+        dim: selected.domain.num_vertices(),
+        normalisation,
+        variable: selected.name.clone(),
+        units: selected.units.clone(),
+        prior: None,
+        mask_rate: None,
+        noise_sigma: None,
+        train,
+        test,
+    };
+    Ok(PreparedData {
+        selected,
+        meta,
+        dataset,
+    })
+}
+
+/// The fields `indices` in normalised units; errors on a missing value (training needs
+/// complete fields).
+pub(crate) fn normalised_rows(
+    selected: &Selected,
+    indices: &[usize],
+    normalisation: &Normalisation,
+) -> Result<Vec<Vec<f32>>> {
+    indices
+        .iter()
+        .map(|&i| {
+            let mut v = selected.fields[i].clone();
+            if let Some(j) = v.iter().position(|x| !x.is_finite()) {
+                bail!(
+                    "field {i} ({}) has a missing value at vertex {j}: training needs complete \
+                     fields (select others with --fields)",
+                    selected.labels[i]
+                );
+            }
+            normalisation.apply(&mut v);
+            Ok(v)
+        })
+        .collect()
+}
+
+fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device) -> Result<()> {
+    let c = &args.common;
+    let data = prepare(&args.selection, args.test_fraction, c.seed, "prior")?;
+    let dim = data.dataset.dim();
+    eprintln!(
+        "prior: {} training fields ({} held out) of {} values",
+        data.dataset.len(),
+        data.meta.test.len(),
+        dim
+    );
+    let mut trainer = if c.resume {
+        check_same_meta(&c.out, &data.meta)?;
+        raise_steps(&c.out, c.steps)?;
+        ScorePriorTrainer::<B>::resume(&c.out, &data.dataset, device)?
+    } else {
+        let sde = VpSde::new().with_beta_max(args.beta_max);
+        let model = MlpScoreConfig::new(dim)
+            .with_hidden(args.hidden)
+            .with_blocks(args.blocks)
+            .with_sde(sde)
+            .with_seed(c.seed);
+        let mut config = TrainConfig::new(model)
+            .with_seed(c.seed)
+            .with_checkpoint_every(c.checkpoint_every);
+        if let Some(s) = c.steps {
+            config = config.with_steps(s);
+        }
+        if let Some(b) = c.batch_size {
+            config = config.with_batch_size(b);
+        }
+        if let Some(lr) = c.lr {
+            config = config.with_learning_rate(lr);
+        }
+        let t = ScorePriorTrainer::<B>::new(config, &data.dataset, Some(&c.out), device)?;
+        data.meta.save(&c.out)?;
+        t
+    };
+    let total = trainer.config().steps;
+    let mut history = History::open(&c.out, trainer.step())?;
+    let mut bar = Progress::new("prior", total, trainer.step(), c.quiet);
+    trainer.run(|p| {
+        history.push(p.step, p.loss);
+        bar.update(p.step, p.loss);
+        ControlFlow::Continue(())
+    })?;
+    history.flush()?;
+    bar.finish();
+    eprintln!(
+        "prior trained: {} steps, last loss {:.4}, checkpoint {}",
+        trainer.step(),
+        trainer.last_loss().unwrap_or(f32::NAN),
+        trainer
+            .last_checkpoint()
+            .map_or("-".into(), |p| p.display().to_string())
+    );
+    Ok(())
+}
+
+/// Raises `steps` in `dir/config.json` when `--steps` asks for more than the saved run.
+fn raise_steps(dir: &Path, requested: Option<usize>) -> Result<()> {
+    let Some(s) = requested else { return Ok(()) };
+    let path = dir.join("config.json");
+    let text =
+        std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+    let mut v: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let saved = v["steps"].as_u64().unwrap_or(0) as usize;
+    if s < saved {
+        bail!("--steps {s} is below the run's {saved} steps; resume with --steps >= {saved}");
+    }
+    if s > saved {
+        v["steps"] = serde_json::json!(s);
+        write_atomic(&path, serde_json::to_string_pretty(&v)?.as_bytes())
+            .with_context(|| format!("writing {}", path.display()))?;
+    }
+    Ok(())
+}
+
+fn check_same_meta(dir: &Path, meta: &RunMeta) -> Result<()> {
+    let saved = RunMeta::load(dir)?;
+    if saved.selection != meta.selection || saved.train != meta.train {
+        bail!(
+            "--resume: the data selection differs from the one {} was trained on \
+             (saved: {:?})",
+            dir.display(),
+            saved.selection
+        );
+    }
+    Ok(())
+}
+
+fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Device) -> Result<()> {
+    let c = &args.common;
+    let prior_meta = RunMeta::load(&args.prior)?;
+    let (prior, _) = load_trained_prior::<B>(&args.prior, device)
+        .with_context(|| format!("loading the prior in {}", args.prior.display()))?;
+    let prior = burn::module::Module::no_grad(prior);
+    let selection = if args.selection == SelectionArgs::default() {
+        prior_meta.selection.clone()
+    } else {
+        args.selection.clone()
+    };
+    let mut data = prepare(
+        &selection,
+        prior_meta.test_fraction,
+        prior_meta.split_seed,
+        "sampler",
+    )?;
+    if data.meta.dim != prior_meta.dim {
+        bail!(
+            "the selection has {} values per field but the prior was trained on {}",
+            data.meta.dim,
+            prior_meta.dim
+        );
+    }
+    // The prior's normalisation is the network's unit system.
+    if data.meta.normalisation != prior_meta.normalisation {
+        data.meta.normalisation = prior_meta.normalisation;
+        let rows = normalised_rows(&data.selected, &data.meta.train, &prior_meta.normalisation)?;
+        data.dataset = SignalDataset::from_rows(&rows)?;
+    }
+    let (mask_rate, sigma) = task_degradation(args.task.as_deref(), args.mask_rate, args.sigma)?;
+    data.meta.prior = Some(std::path::absolute(&args.prior)?);
+    data.meta.mask_rate = Some(mask_rate);
+    data.meta.noise_sigma = Some(sigma);
+    let dim = data.meta.dim;
+    eprintln!(
+        "sampler: {} training fields of {dim} values, {:.0} % hidden, sigma {sigma}",
+        data.dataset.len(),
+        100.0 * mask_rate
+    );
+    let mut trainer = if c.resume {
+        check_same_meta(&c.out, &data.meta)?;
+        raise_steps(&c.out, c.steps)?;
+        AmortizedTrainer::<B, _, RandomMask>::resume(&c.out, prior, &data.dataset, device)?
+    } else {
+        let flow = ConditionalRealNvpConfig::new(dim, 2 * dim)
+            .with_steps(args.flow_steps)
+            .with_hidden(args.hidden)
+            .with_seed(c.seed);
+        let mut config = SamplerTrainConfig::new(flow)
+            .with_sde(prior_sde(&args.prior)?)
+            .with_noise_std(sigma)
+            .with_observed_fraction(1.0 - mask_rate)
+            .with_z_per_y(args.z_per_y)
+            .with_prior_weight(args.prior_weight)
+            .with_final_lr_fraction(0.1)
+            .with_seed(c.seed)
+            .with_checkpoint_every(c.checkpoint_every);
+        if let Some(s) = c.steps {
+            config = config.with_steps(s);
+        }
+        if let Some(b) = c.batch_size {
+            config = config.with_batch_size(b);
+        }
+        if let Some(lr) = c.lr {
+            config = config.with_learning_rate(lr);
+        }
+        let t = AmortizedTrainer::new(config, prior, &data.dataset, Some(&c.out), device)?;
+        data.meta.save(&c.out)?;
+        t
+    };
+    let total = trainer.config().steps;
+    let mut history = History::open(&c.out, trainer.step())?;
+    let mut bar = Progress::new("sampler", total, trainer.step(), c.quiet);
+    trainer.run(|p| {
+        history.push(p.step, p.loss);
+        bar.update(p.step, p.loss);
+        ControlFlow::Continue(())
+    })?;
+    history.flush()?;
+    bar.finish();
+    eprintln!(
+        "sampler trained: {} steps, last loss {:.4}",
+        trainer.step(),
+        trainer.last_loss().unwrap_or(f32::NAN)
+    );
+    Ok(())
+}
+
+/// The VP-SDE a prior was trained with.
+fn prior_sde(dir: &Path) -> Result<VpSde> {
+    let config = <TrainConfig as burn::config::Config>::load(dir.join("config.json"))
+        .map_err(|e| anyhow::anyhow!("reading {}/config.json: {e}", dir.display()))?;
+    Ok(config.model.sde)
+}
+
+/// `(mask_rate, sigma)` from a task name and/or explicit values (explicit values win).
+pub(crate) fn task_degradation(
+    task: Option<&str>,
+    mask_rate: Option<f64>,
+    sigma: Option<f64>,
+) -> Result<(f64, f64)> {
+    let base = match task {
+        Some(name) => {
+            let t = tasks::task(name)?;
+            Some((t.mask_rate, t.noise_sigma))
+        }
+        None => None,
+    };
+    let mask_rate = mask_rate.or(base.map(|b| b.0)).context(
+        "give the degradation: --task era5-imputation|bunny-mnist, or --mask-rate R --sigma S",
+    )?;
+    let sigma = sigma.or(base.map(|b| b.1)).context(
+        "give the noise level: --task era5-imputation|bunny-mnist, or --sigma S (normalised units)",
+    )?;
+    if !(0.0..1.0).contains(&mask_rate) {
+        bail!("--mask-rate must be in [0, 1), got {mask_rate}");
+    }
+    if !(sigma > 0.0 && sigma.is_finite()) {
+        bail!("--sigma must be positive, got {sigma}");
+    }
+    Ok((mask_rate, sigma))
+}
+
+/// `history.csv` (`step,loss`) of a run; on resume, rows past the checkpoint are dropped so
+/// the file matches the resumed run.
+pub(crate) struct History {
+    path: PathBuf,
+    rows: Vec<(usize, f32)>,
+}
+
+impl History {
+    /// Opens `dir/history.csv`, keeping rows up to `step`.
+    pub(crate) fn open(dir: &Path, step: usize) -> Result<Self> {
+        let path = dir.join("history.csv");
+        let rows = match std::fs::read_to_string(&path) {
+            Ok(text) => text
+                .lines()
+                .skip(1)
+                .filter_map(|l| {
+                    let (s, v) = l.split_once(',')?;
+                    Some((s.parse().ok()?, v.parse().ok()?))
+                })
+                .filter(|&(s, _)| s <= step)
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        Ok(Self { path, rows })
+    }
+
+    /// Records one step.
+    pub(crate) fn push(&mut self, step: usize, loss: f32) {
+        self.rows.push((step, loss));
+    }
+
+    /// Writes the file atomically.
+    pub(crate) fn flush(&self) -> Result<()> {
+        let mut out = Vec::with_capacity(16 * self.rows.len() + 10);
+        writeln!(out, "step,loss")?;
+        for (s, l) in &self.rows {
+            writeln!(out, "{s},{l}")?;
+        }
+        write_atomic(&self.path, &out).with_context(|| format!("writing {}", self.path.display()))
+    }
+}
