@@ -494,13 +494,13 @@ where
     /// # Shapes
     /// - `x0`: `[N, D]` clean signals → `[1]`
     pub fn loss(&self, x0: Tensor<B, 2>, rng: &mut StdRng) -> Tensor<B, 1> {
-        let m = self
-            .measurements
-            .simulate(x0, rng)
-            .tile(self.config.z_per_y);
+        let times = self.config.z_per_y;
+        let distinct = self.measurements.simulate(x0, rng);
+        let m = distinct.tile(times);
         let [n, d] = m.y.dims();
         let z = util::randn::<B, _>(rng, n, d, &self.device);
-        let (x, log_det) = self.flow.inverse(z, m.context());
+        // The condition is encoded once per measurement, not once per draw of z.
+        let (x, log_det) = self.flow.inverse_tiled(z, distinct.context(), times);
         let r = m.y.clone() - self.measurements.apply(x.clone(), &m);
         let sigma2 = self.config.noise_std * self.config.noise_std;
         let data_term = (r.clone() * r)
@@ -627,12 +627,9 @@ pub fn sample_posterior<B: Backend, R: Rng + ?Sized>(
 ) -> Tensor<B, 2> {
     let d = flow.dim();
     let device = y.device();
-    let context = ConditionalRealNvp::context(
-        y.unsqueeze_dim::<2>(0).expand([n, d]),
-        mask.unsqueeze_dim::<2>(0).expand([n, d]),
-    );
+    let context = ConditionalRealNvp::context(y.unsqueeze_dim::<2>(0), mask.unsqueeze_dim::<2>(0));
     let z = util::randn::<B, _>(rng, n, d, &device);
-    flow.inverse(z, context).0
+    flow.inverse_tiled(z, context, n).0
 }
 
 /// Per-vertex posterior mean and standard deviation.
@@ -999,9 +996,13 @@ mod tests {
         assert!(linear_gaussian_config(1).validate().is_ok());
     }
 
-    /// Timing at the benchmark size (D = 1890, K = 8, width D/8, batch 64, 4 z per y, untrained
-    /// MLP prior). Run with `cargo test -p meshflow-flows --release -- --ignored vi_step_timing
-    /// --nocapture`.
+    /// Timing at the benchmark size (D = 1890, K = 8, coupling width D/8, untrained MLP prior
+    /// with hidden 256), side by side in one process so machine load hits every variant alike:
+    /// the raw `[y, mask]` context in every coupling (`context_embedding = None`, the layout
+    /// before the encoder) and the default 128-wide context encoder, at batch 64 × 4 z per y
+    /// and at 16 × 4 (64 flow rows, the JAX reference's batch). Run with `cargo test -p
+    /// meshflow-flows --lib -- --ignored vi_step_timing --nocapture` (`MESHFLOW_TIMING_ROUNDS`
+    /// sets the rounds, default 2; `MESHFLOW_TIMING_VARIANTS=0,2` runs only those).
     #[test]
     #[ignore]
     fn vi_step_timing() {
@@ -1009,18 +1010,60 @@ mod tests {
         let d = 1890;
         let prior = MlpScoreConfig::new(d).init::<AB>(&dev).no_grad();
         let data = gaussian_dataset(256, &vec![0.0; d], &vec![1.0; d], 0);
-        let config = SamplerTrainConfig::new(ConditionalRealNvpConfig::new(d, 2 * d))
-            .with_steps(4)
-            .with_batch_size(64)
-            .with_checkpoint_every(0);
-        let mut trainer = AmortizedTrainer::new(config, prior, &data, None, &dev).unwrap();
-        trainer.run(|_| ControlFlow::Continue(())).unwrap();
-        let t0 = std::time::Instant::now();
-        trainer.config.steps = 7;
-        trainer.run(|_| ControlFlow::Continue(())).unwrap();
-        eprintln!(
-            "VI step at D={d}, K=8, batch 64, z_per_y 4: {:.3} s",
-            t0.elapsed().as_secs_f64() / 3.0
-        );
+        let variants = [
+            ("raw context", None, 64),
+            ("encoder 128", Some(128), 64),
+            ("raw context", None, 16),
+            ("encoder 128", Some(128), 16),
+        ];
+        // MESHFLOW_TIMING_VARIANTS=1,3 keeps some (for callgrind: `--toggle-collect` on
+        // `*train_step*` counts the warm-up and every timed step).
+        let keep: Option<Vec<usize>> = std::env::var("MESHFLOW_TIMING_VARIANTS")
+            .ok()
+            .map(|v| v.split(',').filter_map(|i| i.trim().parse().ok()).collect());
+        let variants: Vec<_> = variants
+            .into_iter()
+            .enumerate()
+            .filter(|(i, _)| keep.as_ref().is_none_or(|k| k.contains(i)))
+            .map(|(_, v)| v)
+            .collect();
+        let mut trainers: Vec<_> = variants
+            .iter()
+            .map(|&(_, embedding, batch)| {
+                let flow =
+                    ConditionalRealNvpConfig::new(d, 2 * d).with_context_embedding(embedding);
+                let config = SamplerTrainConfig::new(flow)
+                    .with_steps(1)
+                    .with_batch_size(batch)
+                    .with_checkpoint_every(0);
+                let mut t =
+                    AmortizedTrainer::new(config, prior.clone(), &data, None, &dev).unwrap();
+                t.run(|_| ControlFlow::Continue(())).unwrap(); // warm-up
+                t
+            })
+            .collect();
+        let rounds: usize = std::env::var("MESHFLOW_TIMING_ROUNDS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2);
+        let mut seconds = vec![Vec::new(); trainers.len()];
+        for _ in 0..rounds {
+            for (t, s) in trainers.iter_mut().zip(&mut seconds) {
+                t.config.steps += 1;
+                let t0 = std::time::Instant::now();
+                t.run(|_| ControlFlow::Continue(())).unwrap();
+                s.push(t0.elapsed().as_secs_f64());
+            }
+        }
+        for ((name, _, batch), s) in variants.iter().zip(&seconds) {
+            let min = s.iter().cloned().fold(f64::INFINITY, f64::min);
+            let mean = s.iter().sum::<f64>() / s.len() as f64;
+            eprintln!(
+                "VI step D={d}, K=8, {name}, batch {batch} x 4 z: min {:.1} ms, mean {:.1} ms \
+                 over {rounds} rounds",
+                min * 1e3,
+                mean * 1e3
+            );
+        }
     }
 }

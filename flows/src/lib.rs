@@ -7,6 +7,9 @@
 //!   score_sde's interface ([`sde::Sde`]);
 //! - [`score`]: score networks ([`score::ScoreNetwork`]); the vectorised baseline
 //!   [`score::MlpScore`] and the exact Gaussian score [`score::GaussianScore`];
+//! - [`spectral`]: a geometry-aware, resolution-independent score network
+//!   ([`spectral::SpectralScore`]): DiffusionNet-style learned heat diffusion on a
+//!   Laplace–Beltrami eigenbasis;
 //! - [`dsm`]: the denoising score-matching loss and the DSM ELBO surrogate for `−log p(x)`
 //!   (a differentiable prior term for variational inference);
 //! - [`train`]: a prior-training loop with EMA and atomic, exactly resumable checkpoints;
@@ -64,6 +67,7 @@ pub mod realnvp;
 pub mod sample;
 pub mod score;
 pub mod sde;
+pub mod spectral;
 pub mod train;
 pub mod util;
 
@@ -89,6 +93,7 @@ pub mod prelude {
     };
     pub use crate::score::{GaussianScore, MlpScore, MlpScoreConfig, ScoreNetwork};
     pub use crate::sde::{Sde, VpSde};
+    pub use crate::spectral::{SpectralBasis, SpectralScore, SpectralScoreConfig};
     pub use crate::train::{
         load_trained_prior, ScorePriorTrainer, SignalDataset, TrainConfig, TrainProgress,
     };
