@@ -159,6 +159,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         hidden: p.prior_hidden,
         blocks: 2,
         beta_max: 20.0,
+        sigma_data: 0.5,
         common: common(args, &prior_dir, p.prior_steps, 64),
     })?;
 

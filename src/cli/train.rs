@@ -126,6 +126,11 @@ pub struct TrainPriorArgs {
     /// β_max of the VP-SDE (β_min = 0.1).
     #[arg(long, default_value_t = 20.0)]
     pub beta_max: f64,
+    /// Data standard deviation σ_d of the network's EDM-style preconditioning (normalised
+    /// units); 0 turns it off (the plain noise-predicting MLP, which cannot represent the
+    /// noise when --hidden is below the number of vertices).
+    #[arg(long, default_value_t = 0.5)]
+    pub sigma_data: f64,
     /// Training options.
     #[command(flatten)]
     pub common: CommonTrainArgs,
@@ -270,6 +275,7 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
         let model = MlpScoreConfig::new(dim)
             .with_hidden(args.hidden)
             .with_blocks(args.blocks)
+            .with_sigma_data(args.sigma_data)
             .with_sde(sde)
             .with_seed(c.seed);
         let mut config = TrainConfig::new(model)
