@@ -7,9 +7,11 @@
 //! - [`geometry`]: meshes, sphere discretisations, Laplacians, spectra, resampling, metrics.
 //! - [`datasets`]: readers and writers for GRIB, NetCDF, NumPy and MNIST files; gridded
 //!   fields of any format ([`datasets::field`]).
+//! - [`viewers`]: colormaps, PNG figures and rerun recordings of signals on surfaces.
 
 pub use meshflow_datasets as datasets;
 pub use meshflow_geometry as geometry;
+pub use meshflow_viewers as viewers;
 
 pub mod builtin;
 pub mod cli;

@@ -5,6 +5,9 @@
 
 mod data;
 mod mesh;
+mod view;
+
+pub use view::{RenderArgs, ViewArgs};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -29,6 +32,11 @@ pub enum Command {
     Spectrum(SpectrumArgs),
     /// Convert one variable of a GRIB, NetCDF or NPZ file to CF NetCDF (.nc) or NumPy (.npz).
     Convert(ConvertArgs),
+    /// Draw a result directory (from `meshflow impute`) as PNG figures: truth, measurement,
+    /// mean, std, error and baselines side by side, one figure per field.
+    Render(RenderArgs),
+    /// Turn a result directory into a rerun recording: `--save FILE.rrd` or `--spawn`.
+    View(ViewArgs),
 }
 
 /// Arguments of `meshflow info`.
@@ -99,5 +107,7 @@ pub fn run(cli: Cli) -> Result<()> {
         },
         Command::Spectrum(a) => mesh::spectrum(&a),
         Command::Convert(a) => data::convert(&a),
+        Command::Render(a) => view::render(&a),
+        Command::View(a) => view::view(&a),
     }
 }
