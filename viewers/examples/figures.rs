@@ -29,10 +29,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let mut panels = Vec::new();
     for view in View::ALL {
         let opts = MeshRenderOptions {
-            camera: Camera { view, up: UpAxis::Y },
+            camera: Camera {
+                view,
+                up: UpAxis::Y,
+            },
             ..Default::default()
         };
-        panels.push(Panel::new(view.name(), render_mesh(&mesh, &field, &opts)?).with_colorbar(scale, "m"));
+        panels.push(
+            Panel::new(view.name(), render_mesh(&mesh, &field, &opts)?).with_colorbar(scale, "m"),
+        );
     }
     let mut fig = Figure::new("height");
     fig.push_row(panels);
@@ -44,7 +49,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         .lat_deg()
         .iter()
         .zip(grid.lon_deg())
-        .map(|(&la, &lo)| (288.0 - 30.0 * la.to_radians().sin().powi(2) + 5.0 * (2.0 * lo.to_radians()).cos()) as f32)
+        .map(|(&la, &lo)| {
+            (288.0 - 30.0 * la.to_radians().sin().powi(2) + 5.0 * (2.0 * lo.to_radians()).cos())
+                as f32
+        })
         .collect();
     let mask: Vec<bool> = (0..t.len()).map(|i| (i * 7919) % 3 != 0).collect();
     let scale = ColorScale::fit(Colormap::Viridis, &t, None);
@@ -60,6 +68,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         Panel::map("field - 283 K", signed, div, "K"),
     ]);
     fig.save_png(&out.join("map.png"))?;
-    println!("wrote {} and {}", out.join("mesh_views.png").display(), out.join("map.png").display());
+    println!(
+        "wrote {} and {}",
+        out.join("mesh_views.png").display(),
+        out.join("map.png").display()
+    );
     Ok(())
 }

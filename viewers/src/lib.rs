@@ -41,6 +41,6 @@ pub mod reconstruction;
 pub mod recording;
 
 pub use error::{Result, ViewerError};
+pub use reconstruction::{Reconstruction, ReconstructionScales};
 /// The rerun SDK this crate logs with (0.36.3), for callers that hold a `RecordingStream`.
 pub use rerun;
-pub use reconstruction::{Reconstruction, ReconstructionScales};

@@ -136,4 +136,3 @@ pub(crate) fn abs_errors(r: &Reconstruction<'_>, truth: &[f32]) -> Vec<(String, 
     out.extend(r.baselines.iter().map(|(n, b)| (n.clone(), err(b))));
     out
 }
-

@@ -85,7 +85,9 @@ impl RecordingOptions {
     /// [`ViewerError::Rerun`] when the file cannot be created or the viewer cannot be
     /// spawned (the message says how to install it).
     pub fn open(&self) -> Result<RecordingStream> {
-        let builder = RecordingStreamBuilder::new(self.application_id.as_str());
+        let builder = RecordingStreamBuilder::new(rerun::ApplicationId::new_or_unknown(
+            self.application_id.clone(),
+        ));
         let rerun_err = |e: &dyn std::fmt::Display| ViewerError::Rerun(e.to_string());
         match (&self.save, self.spawn) {
             (None, false) => Err(ViewerError::InvalidArgument(
@@ -122,7 +124,7 @@ fn spawn_error(e: &dyn std::fmt::Display) -> ViewerError {
 pub fn memory_recording(
     application_id: &str,
 ) -> Result<(RecordingStream, rerun::sink::MemorySinkStorage)> {
-    RecordingStreamBuilder::new(application_id)
+    RecordingStreamBuilder::new(rerun::ApplicationId::new_or_unknown(application_id))
         .memory()
         .map_err(|e| ViewerError::Rerun(e.to_string()))
 }
@@ -166,7 +168,10 @@ fn colored_mesh(
 /// The legend of a scale as `AnyValues`: `colormap`, `vmin`, `vmax`, `units`.
 fn legend_values(scale: &ColorScale, units: &str) -> rerun::AnyValues {
     rerun::AnyValues::default()
-        .with_component_from_data("colormap", Arc::new(StringArray::from(vec![scale.map.name()])))
+        .with_component_from_data(
+            "colormap",
+            Arc::new(StringArray::from(vec![scale.map.name()])),
+        )
         .with_component_from_data("vmin", Arc::new(Float32Array::from(vec![scale.vmin])))
         .with_component_from_data("vmax", Arc::new(Float32Array::from(vec![scale.vmax])))
         .with_component_from_data("units", Arc::new(StringArray::from(vec![units])))
@@ -284,7 +289,12 @@ pub fn log_reconstruction(
     if let Some(t) = r.truth {
         signals.push(("truth".into(), t, None, scales.field));
     }
-    signals.push(("measurement".into(), r.measurement, Some(r.mask), scales.field));
+    signals.push((
+        "measurement".into(),
+        r.measurement,
+        Some(r.mask),
+        scales.field,
+    ));
     signals.push(("mean".into(), r.mean, None, scales.field));
     if let (Some(s), Some(scale)) = (r.std, scales.std) {
         signals.push(("std".into(), s, None, scale));
@@ -299,7 +309,12 @@ pub fn log_reconstruction(
         }
     }
     for (name, b) in r.baselines {
-        signals.push((format!("baselines/{}", entity_name(name)), b, None, scales.field));
+        signals.push((
+            format!("baselines/{}", entity_name(name)),
+            b,
+            None,
+            scales.field,
+        ));
     }
 
     for (name, values, mask, scale) in &signals {
@@ -320,14 +335,19 @@ pub fn log_reconstruction(
         }
         rec.disable_timeline(SAMPLE_TIMELINE);
         // After the mean in the layout.
-        let at = logged.iter().position(|p| p.ends_with("/mean")).map_or(logged.len(), |i| i + 1);
+        let at = logged
+            .iter()
+            .position(|p| p.ends_with("/mean"))
+            .map_or(logged.len(), |i| i + 1);
         logged.insert(at, path);
     }
 
     if let Some(grid) = r.grid {
         let (w, h) = default_map_size(grid);
         for (name, values, mask, scale) in &signals {
-            if name.starts_with("baselines/") || name.starts_with("abs_error/") && name != "abs_error/mean" {
+            if name.starts_with("baselines/")
+                || (name.starts_with("abs_error/") && name != "abs_error/mean")
+            {
                 continue; // the globe has them; the maps show the main panels
             }
             let map = render_equirect(grid, &VertexField::new(values, *mask, *scale), w, h)?;
@@ -389,7 +409,10 @@ pub fn reconstruction_blueprint(
             let mut views: Vec<ContainerLike> = paths
                 .iter()
                 .map(|p| {
-                    let name = p.strip_prefix(root.as_str()).unwrap_or(p).trim_start_matches('/');
+                    let name = p
+                        .strip_prefix(root.as_str())
+                        .unwrap_or(p)
+                        .trim_start_matches('/');
                     if name.starts_with("maps/") {
                         Spatial2DView::new(name).with_origin(p.as_str()).into()
                     } else {
@@ -473,7 +496,7 @@ mod tests {
             .sum()
     }
 
-    fn any_f32(chunks: &[Chunk], field: &str) -> Vec<f32> {
+    fn any_f32(chunks: &[Chunk], field: &'static str) -> Vec<f32> {
         chunks
             .iter()
             .filter_map(|c| c.raw_component_array(field.into()))
@@ -499,11 +522,11 @@ mod tests {
         let grid = SphereGrid::icosphere(1);
         let mesh = grid.mesh();
         let n = mesh.num_vertices();
-        let values: Vec<f32> = (0..n).map(|i| i as f32).collect();
+        let field: Vec<f32> = (0..n).map(|i| i as f32).collect();
         let mask: Vec<bool> = (0..n).map(|i| i % 2 == 0).collect();
-        let scale = ColorScale::fit(Colormap::Viridis, &values, Some(&mask));
+        let scale = ColorScale::fit(Colormap::Viridis, &field, Some(&mask));
         let (rec, storage) = memory_recording("test").unwrap();
-        log_surface_signal(&rec, "globe/field", mesh, &values, Some(&mask), &scale).unwrap();
+        log_surface_signal(&rec, "globe/field", mesh, &field, Some(&mask), &scale).unwrap();
         let all = chunks(&rec, &storage);
         let c = &all["globe/field"];
         assert!(c.iter().all(Chunk::is_static));
@@ -520,7 +543,7 @@ mod tests {
         assert_eq!(col.len(), n);
         for i in 0..n {
             if mask[i] {
-                assert_eq!(col[i], scale.color(values[i]));
+                assert_eq!(col[i], scale.color(field[i]));
             } else {
                 assert_eq!(col[i], MISSING_COLOR);
             }
@@ -528,8 +551,8 @@ mod tests {
         assert_eq!(any_f32(c, "vmin"), [scale.vmin]);
         assert_eq!(any_f32(c, "vmax"), [scale.vmax]);
         // A wrong length is an error, not a panic.
-        assert!(log_surface_signal(&rec, "x", mesh, &values[1..], None, &scale).is_err());
-        assert!(log_surface_signal(&rec, "x", mesh, &values, Some(&mask[1..]), &scale).is_err());
+        assert!(log_surface_signal(&rec, "x", mesh, &field[1..], None, &scale).is_err());
+        assert!(log_surface_signal(&rec, "x", mesh, &field, Some(&mask[1..]), &scale).is_err());
     }
 
     #[test]
@@ -648,6 +671,7 @@ mod tests {
             })
             .collect();
         idx.sort();
+        idx.dedup(); // the mesh and its legend are separate rows at the same index
         assert_eq!(idx, [0, 1, 2, 3]);
         assert!(all["t2m/truth"].iter().all(Chunk::is_static));
         // Maps: RGB images of the default size.
@@ -675,7 +699,9 @@ mod tests {
         let logged = log_reconstruction(&rec, "bunny", &r).unwrap();
         assert_eq!(logged, ["bunny/measurement", "bunny/mean"]);
         let all = chunks(&rec, &storage);
-        assert!(!all.keys().any(|k| k.contains("maps") || k.contains("error")));
+        assert!(!all
+            .keys()
+            .any(|k| k.contains("maps") || k.contains("error")));
         let bad = vec![1.0f32; n + 1];
         let r = Reconstruction { mean: &bad, ..r };
         assert!(matches!(

@@ -206,7 +206,9 @@ fn widen(lo: f32, hi: f32) -> (f32, f32) {
         return (lo, hi);
     }
     let mid = 0.5 * (lo + hi);
-    let half = (mid.abs() * 1e-3).max(0.5e-6).max(f32::EPSILON * mid.abs() * 8.0);
+    let half = (mid.abs() * 1e-3)
+        .max(0.5e-6)
+        .max(f32::EPSILON * mid.abs() * 8.0);
     (mid - half, mid + half)
 }
 
@@ -236,7 +238,10 @@ mod tests {
         assert_eq!(Colormap::RdBu.sample(0.0), [5, 48, 97]);
         assert_eq!(Colormap::RdBu.sample(1.0), [103, 0, 31]);
         // Clamped outside [0, 1].
-        assert_eq!(Colormap::Viridis.sample(-3.0), Colormap::Viridis.sample(0.0));
+        assert_eq!(
+            Colormap::Viridis.sample(-3.0),
+            Colormap::Viridis.sample(0.0)
+        );
         assert_eq!(Colormap::Viridis.sample(7.0), Colormap::Viridis.sample(1.0));
     }
 

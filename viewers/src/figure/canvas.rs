@@ -73,7 +73,10 @@ impl RgbImage {
     /// # Panics
     /// If `(x, y)` lies outside the image.
     pub fn pixel(&self, x: u32, y: u32) -> [u8; 3] {
-        assert!(x < self.width && y < self.height, "pixel ({x}, {y}) outside");
+        assert!(
+            x < self.width && y < self.height,
+            "pixel ({x}, {y}) outside"
+        );
         let i = 3 * (y as usize * self.width as usize + x as usize);
         [self.data[i], self.data[i + 1], self.data[i + 2]]
     }

@@ -210,7 +210,12 @@ pub(crate) fn equirect_values(
 
 /// Calls `set(pixel index, barycentric weights)` for every pixel whose centre lies in the
 /// triangle `px` (pixel coordinates, any orientation).
-fn fill_triangle(px: &[[f64; 2]; 3], width: u32, height: u32, mut set: impl FnMut(usize, [f32; 3])) {
+fn fill_triangle(
+    px: &[[f64; 2]; 3],
+    width: u32,
+    height: u32,
+    mut set: impl FnMut(usize, [f32; 3]),
+) {
     let [a, b, c] = *px;
     let edge = |a: [f64; 2], b: [f64; 2], p: [f64; 2]| {
         (b[0] - a[0]) * (p[1] - a[1]) - (b[1] - a[1]) * (p[0] - a[0])
@@ -294,7 +299,10 @@ mod tests {
         for x in 0..w {
             let lon = e.lon_min + (x as f64 + 0.5) * 2.0;
             let v = r[(y * w + x) as usize].unwrap();
-            assert!((v as f64 - lon.to_radians().cos()).abs() < 0.02, "x = {x}: {v}");
+            assert!(
+                (v as f64 - lon.to_radians().cos()).abs() < 0.02,
+                "x = {x}: {v}"
+            );
         }
     }
 
@@ -306,11 +314,23 @@ mod tests {
         let map = render_equirect(&grid, &VertexField::new(&values, None, scale), 120, 60).unwrap();
         assert_eq!((map.image.width(), map.image.height()), (120, 60));
         assert_eq!(map.extent, MapExtent::GLOBAL);
-        assert_eq!(map.image.pixel(60, 0), scale.color(row_lat(&map.extent, 0, 60) as f32));
-        assert_eq!(map.image.pixel(60, 59), scale.color(row_lat(&map.extent, 59, 60) as f32));
+        assert_eq!(
+            map.image.pixel(60, 0),
+            scale.color(row_lat(&map.extent, 0, 60) as f32)
+        );
+        assert_eq!(
+            map.image.pixel(60, 59),
+            scale.color(row_lat(&map.extent, 59, 60) as f32)
+        );
         // Mask the northern hemisphere's vertices: the top of the map is grey.
         let mask: Vec<bool> = grid.lat_deg().iter().map(|&l| l < 1.0).collect();
-        let map = render_equirect(&grid, &VertexField::new(&values, Some(&mask), scale), 120, 60).unwrap();
+        let map = render_equirect(
+            &grid,
+            &VertexField::new(&values, Some(&mask), scale),
+            120,
+            60,
+        )
+        .unwrap();
         assert_eq!(map.image.pixel(30, 2), MISSING_COLOR);
         assert_ne!(map.image.pixel(30, 57), MISSING_COLOR);
     }

@@ -117,14 +117,16 @@ impl Panel {
         if let Some(e) = &self.extent {
             canvas.stroke_rect(ix - 1, iy - 1, iw + 2, ih + 2, GREY);
             for (lat, label) in ticks(e.lat_min, e.lat_max, 5, lat_label) {
-                let py = iy + ((e.lat_max - lat) / (e.lat_max - e.lat_min) * ih as f64).round() as i64;
+                let py =
+                    iy + ((e.lat_max - lat) / (e.lat_max - e.lat_min) * ih as f64).round() as i64;
                 let py = py.min(iy + ih - 1);
                 canvas.fill_rect(ix - 1 - TICK, py, TICK, 1, GREY);
                 let w = text_width(&label, 1) as i64;
                 canvas.draw_text(ix - 2 - TICK - w, py - GLYPH / 2, &label, BLACK, 1);
             }
             for (lon, label) in ticks(e.lon_min, e.lon_max, 7, lon_label) {
-                let px = ix + ((lon - e.lon_min) / (e.lon_max - e.lon_min) * iw as f64).round() as i64;
+                let px =
+                    ix + ((lon - e.lon_min) / (e.lon_max - e.lon_min) * iw as f64).round() as i64;
                 let px = px.min(ix + iw - 1);
                 canvas.fill_rect(px, iy + ih + 1, 1, TICK, GREY);
                 let w = text_width(&label, 1) as i64;
@@ -197,9 +199,18 @@ impl Figure {
         let cells = self.rows.iter().flatten().map(Panel::size);
         let (cw, ch) = cells.fold((0, 0), |(w, h), (a, b)| (w.max(a), h.max(b)));
         let ncols = self.rows.iter().map(Vec::len).max().unwrap_or(0) as i64;
-        let title_h = if self.title.is_empty() { 0 } else { 2 * GLYPH + PAD };
-        let title_scale = if text_width(&self.title, 2) as i64 <= ncols * (cw + PAD) { 2 } else { 1 };
-        let width = (PAD + ncols * (cw + PAD)).max(PAD * 2 + text_width(&self.title, title_scale) as i64);
+        let title_h = if self.title.is_empty() {
+            0
+        } else {
+            2 * GLYPH + PAD
+        };
+        let title_scale = if text_width(&self.title, 2) as i64 <= ncols * (cw + PAD) {
+            2
+        } else {
+            1
+        };
+        let width =
+            (PAD + ncols * (cw + PAD)).max(PAD * 2 + text_width(&self.title, title_scale) as i64);
         let height = PAD + title_h + self.rows.len() as i64 * (ch + PAD);
         let mut canvas = RgbImage::new(width as u32, height as u32, WHITE);
         if !self.title.is_empty() {
@@ -240,7 +251,10 @@ pub fn format_value(v: f32, span: f32) -> String {
         2
     };
     let s = format!("{v:.decimals$}");
-    if s.trim_start_matches('-').chars().all(|c| c == '0' || c == '.') {
+    if s.trim_start_matches('-')
+        .chars()
+        .all(|c| c == '0' || c == '.')
+    {
         format!("{:.decimals$}", 0.0)
     } else {
         s
@@ -308,10 +322,19 @@ mod tests {
 
     #[test]
     fn tick_labels_read_like_an_atlas() {
-        let lat: Vec<String> = ticks(-90.0, 90.0, 5, lat_label).into_iter().map(|t| t.1).collect();
+        let lat: Vec<String> = ticks(-90.0, 90.0, 5, lat_label)
+            .into_iter()
+            .map(|t| t.1)
+            .collect();
         assert_eq!(lat, ["90°S", "45°S", "0°", "45°N", "90°N"]);
-        let lon: Vec<String> = ticks(-180.0, 180.0, 7, lon_label).into_iter().map(|t| t.1).collect();
-        assert_eq!(lon, ["180°", "120°W", "60°W", "0°", "60°E", "120°E", "180°"]);
+        let lon: Vec<String> = ticks(-180.0, 180.0, 7, lon_label)
+            .into_iter()
+            .map(|t| t.1)
+            .collect();
+        assert_eq!(
+            lon,
+            ["180°", "120°W", "60°W", "0°", "60°E", "120°E", "180°"]
+        );
         let lon: Vec<(f64, String)> = ticks(350.0, 374.0, 7, lon_label);
         assert_eq!(lon[0], (350.0, "10°W".to_string()));
         assert_eq!(lon.last().unwrap().1, "10°E");
@@ -345,7 +368,13 @@ mod tests {
         let (x0, y0) = (PAD, PAD + 22);
         assert_eq!(img.pixel(x0 as u32 + 50, y0 as u32 + 40), [9, 9, 9]);
         let by = (y0 + 80 + 8 + BAR_H / 2) as u32;
-        assert_eq!(img.pixel(x0 as u32, by), Colormap::Viridis.sample(0.5 / 100.0));
-        assert_eq!(img.pixel(x0 as u32 + 99, by), Colormap::Viridis.sample(99.5 / 100.0));
+        assert_eq!(
+            img.pixel(x0 as u32, by),
+            Colormap::Viridis.sample(0.5 / 100.0)
+        );
+        assert_eq!(
+            img.pixel(x0 as u32 + 99, by),
+            Colormap::Viridis.sample(99.5 / 100.0)
+        );
     }
 }

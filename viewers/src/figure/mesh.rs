@@ -31,7 +31,13 @@ pub enum View {
 
 impl View {
     /// Every view, in the order of [`View::NAMES`].
-    pub const ALL: [View; 5] = [View::Front, View::Side, View::Top, View::Back, View::Oblique];
+    pub const ALL: [View; 5] = [
+        View::Front,
+        View::Side,
+        View::Top,
+        View::Back,
+        View::Oblique,
+    ];
     /// The names accepted by [`View::from_str`].
     pub const NAMES: [&'static str; 5] = ["front", "side", "top", "back", "oblique"];
 
@@ -234,13 +240,7 @@ fn rasterise(
     let cy = 0.5 * (lo[1] + hi[1]);
     let screen: Vec<[f64; 3]> = proj
         .iter()
-        .map(|p| {
-            [
-                0.5 * wf + s * (p[0] - cx),
-                0.5 * hf - s * (p[1] - cy),
-                p[2],
-            ]
-        })
+        .map(|p| [0.5 * wf + s * (p[0] - cx), 0.5 * hf - s * (p[1] - cy), p[2]])
         .collect();
 
     let normals = mesh.vertex_normals();
@@ -346,11 +346,22 @@ mod tests {
             }
         }
         let (r, u, t) = Camera::default().basis();
-        assert!(t.z > 0.5 && t.x > 0.3 && t.y > 0.2, "oblique looks from front-right-above");
+        assert!(
+            t.z > 0.5 && t.x > 0.3 && t.y > 0.2,
+            "oblique looks from front-right-above"
+        );
         assert!(u.y > 0.9 && r.x > 0.5);
-        let (_, u, t) = Camera { view: View::Top, up: UpAxis::Y }.basis();
+        let (_, u, t) = Camera {
+            view: View::Top,
+            up: UpAxis::Y,
+        }
+        .basis();
         assert_eq!((t.y, u.z), (1.0, -1.0));
-        let (r, u, t) = Camera { view: View::Front, up: UpAxis::Z }.basis();
+        let (r, u, t) = Camera {
+            view: View::Front,
+            up: UpAxis::Z,
+        }
+        .basis();
         assert_eq!((t.x, u.z, r.y), (1.0, 1.0, 1.0));
         assert_eq!("SIDE".parse::<View>().unwrap(), View::Side);
         assert!("diagonal".parse::<View>().is_err());
@@ -394,19 +405,35 @@ mod tests {
     #[test]
     fn z_buffer_keeps_the_nearer_square_in_either_order() {
         for near_first in [true, false] {
-            let (mut p, mut f) = square(if near_first { 1.0 } else { -1.0 });
-            let (q, g) = square(if near_first { -1.0 } else { 1.0 });
-            // The back square is larger so that the fit is the same either way.
-            let off = p.len();
-            p.extend(q.iter().map(|q| Point3::new(q.x * 2.0, q.y * 2.0, q.z)));
-            f.extend(g.iter().map(|t| t.map(|i| i + off)));
+            // A small red square at z = +1 (nearer to a front camera) and a larger blue one
+            // at z = −1, in either order in the face list.
+            let (near, nf) = square(1.0);
+            let (far, ff) = square(-1.0);
+            let far: Vec<_> = far
+                .iter()
+                .map(|q| Point3::new(q.x * 2.0, q.y * 2.0, q.z))
+                .collect();
+            let (first, second) = if near_first {
+                ((near, nf), (far, ff))
+            } else {
+                ((far, ff), (near, nf))
+            };
+            let mut p = first.0;
+            let mut f = first.1;
+            f.extend(second.1.iter().map(|t| t.map(|i| i + 4)));
+            p.extend(second.0);
             let mesh = TriMesh::new(p, f).unwrap();
-            let mut colors = vec![[255, 0, 0]; 4];
-            colors.extend(vec![[0, 0, 255]; 4]);
-            if !near_first {
-                colors.rotate_left(4);
-            }
-            // colors[k] is red for the vertices at z = +1 (nearer to a front camera).
+            let (red, blue) = ([255, 0, 0], [0, 0, 255]);
+            let mut colors = if near_first {
+                vec![red; 4]
+            } else {
+                vec![blue; 4]
+            };
+            colors.extend(if near_first {
+                vec![blue; 4]
+            } else {
+                vec![red; 4]
+            });
             let img = render_mesh_colors(&mesh, &colors, &flat(false, 101, 101)).unwrap();
             assert_eq!(img.pixel(50, 50), [255, 0, 0], "near_first = {near_first}");
             assert_eq!(img.pixel(10, 10), [0, 0, 255]);
@@ -425,7 +452,12 @@ mod tests {
         let scale = ColorScale::new(Colormap::Viridis, 0.0, 1.0);
         // Left edge 0, right edge 1: interpolated left to right.
         let values = [0.0, 1.0, 1.0, 0.0];
-        let img = render_mesh(&mesh, &VertexField::new(&values, None, scale), &flat(false, 100, 100)).unwrap();
+        let img = render_mesh(
+            &mesh,
+            &VertexField::new(&values, None, scale),
+            &flat(false, 100, 100),
+        )
+        .unwrap();
         // Pixel centre x + 0.5 lies at (x + 0.5 − 50) / 46 in mesh units.
         for x in [5u32, 30, 50, 70, 94] {
             let expect = scale.color(0.5 + 0.5 * (x as f32 + 0.5 - 50.0) / 46.0);
@@ -437,10 +469,20 @@ mod tests {
         }
         // Vertex 3 (top-left) masked: the pixels nearest to it are grey.
         let mask = [true, true, true, false];
-        let img = render_mesh(&mesh, &VertexField::new(&values, Some(&mask), scale), &flat(false, 100, 100)).unwrap();
+        let img = render_mesh(
+            &mesh,
+            &VertexField::new(&values, Some(&mask), scale),
+            &flat(false, 100, 100),
+        )
+        .unwrap();
         assert_eq!(img.pixel(6, 6), MISSING_COLOR);
         assert_ne!(img.pixel(94, 94), MISSING_COLOR);
         let bad = [true; 3];
-        assert!(render_mesh(&mesh, &VertexField::new(&values, Some(&bad), scale), &flat(false, 10, 10)).is_err());
+        assert!(render_mesh(
+            &mesh,
+            &VertexField::new(&values, Some(&bad), scale),
+            &flat(false, 10, 10)
+        )
+        .is_err());
     }
 }

@@ -73,7 +73,12 @@ pub fn reconstruction_figure(
     if let Some(t) = r.truth {
         first.push(panel("truth", t, None, scales.field)?);
     }
-    first.push(panel("measurement", r.measurement, Some(r.mask), scales.field)?);
+    first.push(panel(
+        "measurement",
+        r.measurement,
+        Some(r.mask),
+        scales.field,
+    )?);
     first.push(panel("mean", r.mean, None, scales.field)?);
     if let (Some(s), Some(scale)) = (r.std, scales.std) {
         first.push(panel("std", s, None, scale)?);
@@ -103,6 +108,10 @@ pub fn reconstruction_figure(
 pub fn camera_for(r: &Reconstruction<'_>, view: super::View) -> Camera {
     Camera {
         view,
-        up: if r.grid.is_some() { UpAxis::Z } else { UpAxis::Y },
+        up: if r.grid.is_some() {
+            UpAxis::Z
+        } else {
+            UpAxis::Y
+        },
     }
 }
