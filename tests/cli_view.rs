@@ -24,12 +24,24 @@ fn f32s(shape: &[usize], data: Vec<f32>) -> NpyArray {
 
 /// Writes result.json and result.npz for `fields` fields of a signal on `nv` vertices whose
 /// truth is `truth(v)` (+ field index); `extra` arrays are added (grid coordinates).
-fn write_result(dir: &Path, kind: &str, nv: usize, truth: impl Fn(usize) -> f32, extra: Vec<(&str, NpyArray)>) {
+fn write_result(
+    dir: &Path,
+    kind: &str,
+    nv: usize,
+    truth: impl Fn(usize) -> f32,
+    extra: Vec<(&str, NpyArray)>,
+) {
     let (nf, ns) = (2usize, 3usize);
     let methods = ["cnf-mean", "nearest"];
-    let t: Vec<f32> = (0..nf).flat_map(|f| (0..nv).map(|v| truth(v) + f as f32).collect::<Vec<_>>()).collect();
+    let t: Vec<f32> = (0..nf)
+        .flat_map(|f| (0..nv).map(|v| truth(v) + f as f32).collect::<Vec<_>>())
+        .collect();
     let mask: Vec<u8> = (0..nf * nv).map(|i| (i % 5 < 3) as u8).collect();
-    let meas: Vec<f32> = t.iter().zip(&mask).map(|(&x, &m)| if m == 1 { x } else { f32::NAN }).collect();
+    let meas: Vec<f32> = t
+        .iter()
+        .zip(&mask)
+        .map(|(&x, &m)| if m == 1 { x } else { f32::NAN })
+        .collect();
     let mean: Vec<f32> = t.iter().map(|x| x + 0.1).collect();
     let std = vec![0.2f32; nf * nv];
     let samples: Vec<f32> = (0..nf)
@@ -98,13 +110,23 @@ fn run_ok(args: &[&str]) -> String {
 fn render_draws_one_figure_per_grid_field() {
     let dir = grid_result("render-grid");
     let out = dir.join("png");
-    let stdout = run_ok(&["render", dir.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+    let stdout = run_ok(&[
+        "render",
+        dir.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
     let files: Vec<&str> = stdout.lines().collect();
     assert_eq!(files.len(), 2, "{stdout}");
     for (f, file) in files.iter().enumerate() {
         let p = Path::new(file);
         assert!(p.starts_with(&out));
-        assert!(p.file_name().unwrap().to_str().unwrap().starts_with(&format!("{f:03}_t2m")));
+        assert!(p
+            .file_name()
+            .unwrap()
+            .to_str()
+            .unwrap()
+            .starts_with(&format!("{f:03}_t2m")));
         // Three rows (main panels, baselines, their errors) of five 360×180 maps at most.
         let (w, h) = png_size(p);
         assert!((5 * 360..5 * 500).contains(&w), "width {w}");
@@ -112,7 +134,10 @@ fn render_draws_one_figure_per_grid_field() {
     }
     // One field, to the default directory.
     let stdout = run_ok(&["render", dir.to_str().unwrap(), "--fields", "-1"]);
-    assert_eq!(stdout.trim(), dir.join("figures/001_t2m_2020-01-02.png").to_str().unwrap());
+    assert_eq!(
+        stdout.trim(),
+        dir.join("figures/001_t2m_2020-01-02.png").to_str().unwrap()
+    );
     assert!(dir.join("figures/001_t2m_2020-01-02.png").is_file());
     std::fs::remove_dir_all(&dir).unwrap();
 }
@@ -129,18 +154,37 @@ fn render_draws_mesh_results_with_each_camera() {
     write_result(&dir, "mesh", mesh.num_vertices(), move |v| ys[v], vec![]);
     for camera in ["front", "top", "oblique"] {
         let out = dir.join(camera);
-        let stdout = run_ok(&["render", dir.to_str().unwrap(), "--out", out.to_str().unwrap(), "--camera", camera, "--fields", "0"]);
+        let stdout = run_ok(&[
+            "render",
+            dir.to_str().unwrap(),
+            "--out",
+            out.to_str().unwrap(),
+            "--camera",
+            camera,
+            "--fields",
+            "0",
+        ]);
         let (w, h) = png_size(Path::new(stdout.trim()));
-        assert!((5 * 320..5 * 400).contains(&w) && (3 * 320..3 * 420).contains(&h), "{w}x{h}");
+        assert!(
+            (5 * 320..5 * 400).contains(&w) && (3 * 320..3 * 420).contains(&h),
+            "{w}x{h}"
+        );
     }
-    fails_cleanly(&["render", dir.to_str().unwrap(), "--camera", "diagonal"], &["diagonal"]);
+    fails_cleanly(
+        &["render", dir.to_str().unwrap(), "--camera", "diagonal"],
+        &["diagonal"],
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
 #[test]
 fn view_saves_a_recording() {
     let dir = grid_result("view");
-    std::fs::write(dir.join("history.csv"), "step,loss\n0,1.5\n10,0.7\n20,0.4\n").unwrap();
+    std::fs::write(
+        dir.join("history.csv"),
+        "step,loss\n0,1.5\n10,0.7\n20,0.4\n",
+    )
+    .unwrap();
     let rrd = dir.join("out.rrd");
     let stdout = run_ok(&[
         "view",
@@ -160,11 +204,20 @@ fn view_saves_a_recording() {
 #[test]
 fn bad_result_directories_fail_cleanly() {
     let dir = fresh_dir("bad");
-    fails_cleanly(&["render", dir.to_str().unwrap()], &["result.json", "meshflow impute"]);
+    fails_cleanly(
+        &["render", dir.to_str().unwrap()],
+        &["result.json", "meshflow impute"],
+    );
     std::fs::write(dir.join("result.json"), "{\"fields\": []}").unwrap();
-    fails_cleanly(&["view", dir.to_str().unwrap(), "--save", "x.rrd"], &["not a meshflow result"]);
+    fails_cleanly(
+        &["view", dir.to_str().unwrap(), "--save", "x.rrd"],
+        &["not a meshflow result"],
+    );
     let grid = grid_result("bad-fields");
-    fails_cleanly(&["render", grid.to_str().unwrap(), "--fields", "7"], &["--fields"]);
+    fails_cleanly(
+        &["render", grid.to_str().unwrap(), "--fields", "7"],
+        &["--fields"],
+    );
     std::fs::remove_dir_all(&dir).unwrap();
     std::fs::remove_dir_all(&grid).unwrap();
 }

@@ -127,19 +127,24 @@ impl ResultDir {
             .with_context(|| format!("{}: not a meshflow result", json_path.display()))?;
         let npz_path = dir.join("result.npz");
         let npz = read_npz(&npz_path).with_context(|| format!("reading {}", npz_path.display()))?;
-        let surface = match meta.discretisation {
-            Discretisation::Grid => {
-                let lat = npz.get("lat")?.to_f64().data;
-                let lon = npz.get("lon")?.to_f64().data;
-                Surface::Grid(SphereGrid::from_latlon_coords(&lat, &lon).with_context(|| {
-                    format!("{}: the lat/lon coordinates", npz_path.display())
-                })?)
-            }
-            Discretisation::Mesh => {
-                let p = dir.join("mesh.ply");
-                Surface::Mesh(load_mesh(&p).with_context(|| format!("reading {}", p.display()))?.mesh)
-            }
-        };
+        let surface =
+            match meta.discretisation {
+                Discretisation::Grid => {
+                    let lat = npz.get("lat")?.to_f64().data;
+                    let lon = npz.get("lon")?.to_f64().data;
+                    Surface::Grid(SphereGrid::from_latlon_coords(&lat, &lon).with_context(
+                        || format!("{}: the lat/lon coordinates", npz_path.display()),
+                    )?)
+                }
+                Discretisation::Mesh => {
+                    let p = dir.join("mesh.ply");
+                    Surface::Mesh(
+                        load_mesh(&p)
+                            .with_context(|| format!("reading {}", p.display()))?
+                            .mesh,
+                    )
+                }
+            };
         let nf = meta.fields.len();
         let nv = match &surface {
             Surface::Grid(g) => g.num_vertices(),
@@ -169,7 +174,12 @@ impl ResultDir {
         };
         let measurement = get("measurement", true)?.expect("required");
         let mask = get("mask", true)?.expect("required");
-        let (truth, mean, std, samples) = (get("truth", false)?, get("mean", false)?, get("std", false)?, get("samples", false)?);
+        let (truth, mean, std, samples) = (
+            get("truth", false)?,
+            get("mean", false)?,
+            get("std", false)?,
+            get("samples", false)?,
+        );
         let methods = meta
             .methods
             .iter()
@@ -179,7 +189,10 @@ impl ResultDir {
             .flatten()
             .collect::<Vec<_>>();
         if mean.is_none() && methods.is_empty() {
-            bail!("{}: neither `mean` nor any `recon_<method>` array", npz_path.display());
+            bail!(
+                "{}: neither `mean` nor any `recon_<method>` array",
+                npz_path.display()
+            );
         }
         Ok(ResultDir {
             meta,
@@ -221,8 +234,11 @@ impl ResultDir {
     fn field(&self, f: usize) -> FieldResult {
         let nv = self.mesh().num_vertices();
         let row = |a: &NdArray<f32>| a.data[f * nv..(f + 1) * nv].to_vec();
-        let methods: Vec<(String, Vec<f32>)> =
-            self.methods.iter().map(|(m, a)| (m.clone(), row(a))).collect();
+        let methods: Vec<(String, Vec<f32>)> = self
+            .methods
+            .iter()
+            .map(|(m, a)| (m.clone(), row(a)))
+            .collect();
         let samples = self
             .samples
             .as_ref()
@@ -264,7 +280,10 @@ impl ResultDir {
 /// `meshflow render RESULT [--out DIR] [--camera VIEW] [--fields A:B]`.
 pub(super) fn render(args: &RenderArgs) -> Result<()> {
     let result = ResultDir::open(&args.result)?;
-    let out = args.out.clone().unwrap_or_else(|| args.result.join("figures"));
+    let out = args
+        .out
+        .clone()
+        .unwrap_or_else(|| args.result.join("figures"));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     for f in result.selection(args.fields.as_deref())? {
         let label = &result.meta.fields[f];
@@ -320,7 +339,10 @@ pub(super) fn view(args: &ViewArgs) -> Result<()> {
             log_history(&rec, &history)?;
             curves = Some("training");
         } else {
-            eprintln!("note: {} not found; no training curve shown", history.display());
+            eprintln!(
+                "note: {} not found; no training curve shown",
+                history.display()
+            );
         }
     }
     send_reconstruction_blueprint(&rec, &tabs, curves)?;
@@ -335,15 +357,28 @@ pub(super) fn view(args: &ViewArgs) -> Result<()> {
 /// Logs `history.csv` (`step,loss[,…]`: every column after `step` is a curve) under
 /// `training/`.
 fn log_history(rec: &meshflow_viewers::rerun::RecordingStream, path: &Path) -> Result<()> {
-    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let mut lines = text.lines().filter(|l| !l.trim().is_empty());
-    let header: Vec<&str> = lines.next().unwrap_or("").split(',').map(str::trim).collect();
+    let header: Vec<&str> = lines
+        .next()
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .collect();
     if header.first() != Some(&"step") || header.len() < 2 {
         bail!("{}: expected a header `step,loss`", path.display());
     }
     for (i, line) in lines.enumerate() {
         let cols: Vec<&str> = line.split(',').map(str::trim).collect();
-        let bad = || format!("{}: line {}: expected {} numbers", path.display(), i + 2, header.len());
+        let bad = || {
+            format!(
+                "{}: line {}: expected {} numbers",
+                path.display(),
+                i + 2,
+                header.len()
+            )
+        };
         if cols.len() != header.len() {
             bail!(bad());
         }

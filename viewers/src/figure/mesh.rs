@@ -23,8 +23,8 @@ pub enum View {
     Top,
     /// From behind (`−z` for a y-up mesh, longitude 180° for a globe).
     Back,
-    /// Three-quarter view from the front-right, 20° above: the default, which shows the
-    /// Stanford bunny's face, ears and flank at once.
+    /// Three-quarter view from the front-left (`+z`/`−x` for a y-up mesh), 20° above: the
+    /// default, which shows the Stanford bunny's face (it looks towards `−x`), ears and flank.
     #[default]
     Oblique,
 }
@@ -48,7 +48,7 @@ impl View {
             View::Side => (90.0, 0.0),
             View::Top => (0.0, 90.0),
             View::Back => (180.0, 0.0),
-            View::Oblique => (35.0, 20.0),
+            View::Oblique => (-45.0, 20.0),
         }
     }
 
@@ -347,8 +347,8 @@ mod tests {
         }
         let (r, u, t) = Camera::default().basis();
         assert!(
-            t.z > 0.5 && t.x > 0.3 && t.y > 0.2,
-            "oblique looks from front-right-above"
+            t.z > 0.5 && t.x < -0.3 && t.y > 0.2,
+            "oblique looks from front-left-above"
         );
         assert!(u.y > 0.9 && r.x > 0.5);
         let (_, u, t) = Camera {
