@@ -9,7 +9,7 @@ use meshflow::geometry::{io::write_ply, sphere::SphereGrid, TriMesh};
 use meshflow::viewers::figure::RgbImage;
 
 mod common;
-use common::{fails_cleanly, meshflow};
+use common::{fails_cleanly, json_of, meshflow};
 
 fn fresh_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("meshflow-cli-view-{}-{name}", std::process::id()));
@@ -75,6 +75,11 @@ fn write_result(
 fn grid_result(name: &str) -> PathBuf {
     let dir = fresh_dir(name);
     let grid = SphereGrid::latlon(7, 12).unwrap();
+    // The grid spec `latlon:7x12` names this grid.
+    assert_eq!(
+        json_of(&["info", "latlon:7x12", "--json"])["vertices"],
+        grid.num_vertices()
+    );
     let lat: Vec<f64> = (0..7).map(|i| 90.0 - 30.0 * i as f64).collect();
     let lon: Vec<f64> = (0..12).map(|j| 30.0 * j as f64).collect();
     let lats = grid.lat_deg().to_vec();
