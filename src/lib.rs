@@ -9,10 +9,12 @@
 //!   fields of any format ([`datasets::field`]).
 //! - [`flows`]: diffusion priors, the amortized conditional RealNVP posterior sampler, DPS
 //!   and classical baselines, on burn.
+//! - [`viewers`]: colormaps, PNG figures and rerun recordings of signals on surfaces.
 
 pub use meshflow_datasets as datasets;
 pub use meshflow_flows as flows;
 pub use meshflow_geometry as geometry;
+pub use meshflow_viewers as viewers;
 
 pub mod builtin;
 pub mod cli;

@@ -200,19 +200,26 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
     })?;
 
     eprintln!("[4/4] writing figures and the rerun recording");
-    let figures = super::view::render_result_dir(&result_dir, &args.out.join("figures"))?;
+    let figures = args.out.join("figures");
+    super::view::render(&super::view::RenderArgs {
+        result: result_dir.clone(),
+        out: Some(figures.clone()),
+        camera: meshflow_viewers::figure::View::Oblique,
+        fields: None,
+    })?;
     let rrd = args.out.join("meshflow.rrd");
-    super::view::save_recording(
-        &result_dir,
-        &[prior_dir.as_path(), sampler_dir.as_path()],
-        &rrd,
-    )?;
+    super::view::view(&super::view::ViewArgs {
+        result: result_dir.clone(),
+        save: Some(rrd.clone()),
+        spawn: false,
+        fields: None,
+        model: Some(sampler_dir.clone()),
+    })?;
     println!(
-        "done in {:.0} s: {} figures in {}, recording {} (open it with `rerun {}`), \
+        "done in {:.0} s: figures in {}, recording {} (open it with `rerun {}`), \
          imputed fields in {}",
         t0.elapsed().as_secs_f64(),
-        figures.len(),
-        args.out.join("figures").display(),
+        figures.display(),
         rrd.display(),
         rrd.display(),
         result_dir.display()

@@ -5,12 +5,16 @@
 
 pub(crate) mod backend;
 mod data;
+pub mod demo;
 pub mod impute;
 mod fetch;
 mod mesh;
 mod progress;
 pub mod select;
 pub mod train;
+mod view;
+
+pub use view::{RenderArgs, ViewArgs};
 
 use clap::{Parser, Subcommand, ValueEnum};
 
@@ -44,8 +48,17 @@ pub enum Command {
     /// Impute degraded held-out fields with the sampler, DPS/MCG and classical baselines,
     /// score them side by side and write the results (NetCDF, PLY, npz).
     Impute(impute::ImputeArgs),
+    /// The whole pipeline on built-in data, offline: train a prior and the amortized
+    /// sampler on ERA5, impute held-out fields against the baselines, write NetCDF, PNG
+    /// figures and a rerun recording (`demo bunny`: Bunny-MNIST).
+    Demo(demo::DemoArgs),
     /// Download MNIST or the Stanford bunny into the data directory, verifying sha256.
     Fetch(FetchArgs),
+    /// Draw a result directory (from `meshflow impute`) as PNG figures: truth, measurement,
+    /// mean, std, error and baselines side by side, one figure per field.
+    Render(RenderArgs),
+    /// Turn a result directory into a rerun recording: `--save FILE.rrd` or `--spawn`.
+    View(ViewArgs),
 }
 
 /// Arguments of `meshflow fetch`.
@@ -146,5 +159,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::TrainSampler(a) => train::train_sampler(&a),
         Command::Impute(a) => impute::impute(&a),
         Command::Fetch(a) => fetch::fetch(&a),
+        Command::Demo(a) => demo::demo(&a),
+        Command::Render(a) => view::render(&a),
+        Command::View(a) => view::view(&a),
     }
 }
