@@ -5,8 +5,9 @@
 
 pub(crate) mod backend;
 mod data;
-pub mod impute;
+pub mod denoise;
 mod fetch;
+pub mod impute;
 mod mesh;
 mod progress;
 pub mod select;
@@ -44,6 +45,9 @@ pub enum Command {
     /// Impute degraded held-out fields with the sampler, DPS/MCG and classical baselines,
     /// score them side by side and write the results (NetCDF, PLY, npz).
     Impute(impute::ImputeArgs),
+    /// Inverse-flow denoisers (ICM, IFM) trained on noisy fields only: `train`, `eval`
+    /// against no-clean-data baselines, `apply`.
+    Denoise(denoise::DenoiseArgs),
     /// Download MNIST or the Stanford bunny into the data directory, verifying sha256.
     Fetch(FetchArgs),
 }
@@ -145,6 +149,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::TrainPrior(a) => train::train_prior(&a),
         Command::TrainSampler(a) => train::train_sampler(&a),
         Command::Impute(a) => impute::impute(&a),
+        Command::Denoise(a) => denoise::denoise(&a),
         Command::Fetch(a) => fetch::fetch(&a),
     }
 }
