@@ -9,7 +9,7 @@ use meshflow::datasets::field::read_variable;
 use serde_json::Value;
 
 mod common;
-use common::{fails_cleanly, json_of, meshflow, write_fields, NLAT, NLON};
+use common::{fails_cleanly, json_of, meshflow, method, write_fields, NLAT, NLON};
 
 fn tmp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("meshflow-cli-denoise-{tag}-{}", std::process::id()));
@@ -55,15 +55,6 @@ fn train(data: &Path, method: &str, out: &Path, steps: &str) {
 
 fn refs(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
-}
-
-fn method<'a>(out: &'a Value, name: &str) -> &'a Value {
-    out["methods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == name)
-        .unwrap_or_else(|| panic!("no method {name} in {out}"))
 }
 
 #[test]

@@ -10,7 +10,7 @@ use meshflow::datasets::npy::read_npz;
 use serde_json::Value;
 
 mod common;
-use common::{fails_cleanly, json_of, meshflow, write_fields, NLAT, NLON, TIMES};
+use common::{fails_cleanly, json_of, meshflow, method, write_fields, NLAT, NLON, TIMES};
 
 fn tmp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("meshflow-cli-flows-{tag}-{}", std::process::id()));
@@ -33,15 +33,6 @@ fn history_rows(dir: &Path) -> Vec<(usize, f64)> {
             (a.parse().unwrap(), b.parse().unwrap())
         })
         .collect()
-}
-
-fn method<'a>(out: &'a Value, name: &str) -> &'a Value {
-    out["methods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == name)
-        .unwrap_or_else(|| panic!("no method {name} in {out}"))
 }
 
 #[test]

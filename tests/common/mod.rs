@@ -60,6 +60,17 @@ pub fn meshflow_env(args: &[&str], data_dir: &str) -> Output {
         .expect("run meshflow")
 }
 
+/// The entry `name` of the `methods` array of a command's JSON output.
+#[allow(dead_code)] // not every test binary uses it
+pub fn method<'a>(out: &'a Value, name: &str) -> &'a Value {
+    out["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no method {name} in {out}"))
+}
+
 /// Latitudes of the synthetic grid of [`write_fields`].
 #[allow(dead_code)]
 pub const NLAT: usize = 13;
