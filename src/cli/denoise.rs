@@ -11,7 +11,9 @@
 //!   time is chosen without clean data (SURE for white Gaussian noise, noisier-to-noisy
 //!   validation otherwise) and Noise2Score/Tweedie (a score prior trained on the noisy training
 //!   fields; additive Gaussian noise only, white or with the correlated model's covariance).
-//!   Clean fields are used only to score.
+//!   Clean fields are used only to score: PSNR and SSIM over all vertices in normalised units
+//!   (data range 1), RMSE area-weighted in physical units, as `impute` scores. A baseline's
+//!   `seconds_per_field` includes fitting it (choosing the heat time; training the score prior).
 //! - `denoise apply --model DIR <selection> --out FILE.nc|FILE.npz`: treats the selected fields
 //!   as noisy observations and writes the denoised fields.
 
