@@ -6,16 +6,11 @@
 use std::path::{Path, PathBuf};
 
 use meshflow::datasets::field::read_variable;
-use meshflow::datasets::npy::{read_npz, write_npz, NpyArray};
-use meshflow::datasets::NdArray;
+use meshflow::datasets::npy::read_npz;
 use serde_json::Value;
 
 mod common;
-use common::{fails_cleanly, json_of, meshflow};
-
-const NLAT: usize = 13;
-const NLON: usize = 24;
-const TIMES: usize = 8;
+use common::{fails_cleanly, json_of, meshflow, method, write_fields, NLAT, NLON, TIMES};
 
 fn tmp_dir(tag: &str) -> PathBuf {
     let d = std::env::temp_dir().join(format!("meshflow-cli-flows-{tag}-{}", std::process::id()));
@@ -28,52 +23,6 @@ fn s(p: &Path) -> &str {
     p.to_str().unwrap()
 }
 
-/// `TIMES` smooth fields (K) on a 13 × 24 global grid: a pole-to-equator gradient plus
-/// low-degree waves whose phase moves with time.
-fn write_fields(path: &Path) {
-    let lat: Vec<f64> = (0..NLAT)
-        .map(|i| 90.0 - 180.0 * i as f64 / (NLAT - 1) as f64)
-        .collect();
-    let lon: Vec<f64> = (0..NLON).map(|j| 360.0 * j as f64 / NLON as f64).collect();
-    let mut t = Vec::new();
-    for k in 0..TIMES {
-        let phase = 0.7 * k as f64;
-        for &la in &lat {
-            for &lo in &lon {
-                let (p, l) = (la.to_radians(), lo.to_radians());
-                let v = 250.0
-                    + 40.0 * p.cos()
-                    + 6.0 * (l + phase).cos() * p.cos()
-                    + 3.0 * (2.0 * l - phase).sin() * p.cos().powi(2);
-                t.push(v as f32);
-            }
-        }
-    }
-    let time: Vec<i64> = (0..TIMES as i64)
-        .map(|k| 1_483_228_800 + 43_200 * k)
-        .collect();
-    let arrays = [
-        (
-            "temperature",
-            NpyArray::F32(NdArray::new(vec![TIMES, NLAT, NLON], t).unwrap()),
-        ),
-        (
-            "latitude",
-            NpyArray::F64(NdArray::new(vec![NLAT], lat).unwrap()),
-        ),
-        (
-            "longitude",
-            NpyArray::F64(NdArray::new(vec![NLON], lon).unwrap()),
-        ),
-        (
-            "time",
-            NpyArray::I64(NdArray::new(vec![TIMES], time).unwrap()),
-        ),
-    ];
-    let refs: Vec<(&str, &NpyArray)> = arrays.iter().map(|(k, a)| (*k, a)).collect();
-    write_npz(path, &refs).unwrap();
-}
-
 fn history_rows(dir: &Path) -> Vec<(usize, f64)> {
     std::fs::read_to_string(dir.join("history.csv"))
         .unwrap()
@@ -84,15 +33,6 @@ fn history_rows(dir: &Path) -> Vec<(usize, f64)> {
             (a.parse().unwrap(), b.parse().unwrap())
         })
         .collect()
-}
-
-fn method<'a>(out: &'a Value, name: &str) -> &'a Value {
-    out["methods"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["name"] == name)
-        .unwrap_or_else(|| panic!("no method {name} in {out}"))
 }
 
 #[test]

@@ -396,7 +396,7 @@ fn run_impute<B: AutodiffBackend>(args: &ImputeArgs, device: &B::Device) -> Resu
                 name,
                 preds,
                 &truth,
-                &masks,
+                Some(&masks),
                 std,
                 &selected.domain,
                 scale,
@@ -417,12 +417,15 @@ fn run_impute<B: AutodiffBackend>(args: &ImputeArgs, device: &B::Device) -> Resu
     })
 }
 
-/// Scores one method's reconstructions (normalised units) against the truth.
-fn score(
+/// Scores one method's reconstructions (normalised units) against the truth: RMSE (physical
+/// units, `scale` = the normalisation's scale) over the hidden vertices of `masks`, or over
+/// every vertex without masks; PSNR and SSIM over every vertex.
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn score(
     name: &str,
     preds: &[Vec<f32>],
     truth: &[Vec<f32>],
-    masks: &[Mask],
+    masks: Option<&[Mask]>,
     std: Option<&Vec<Vec<f32>>>,
     domain: &Domain,
     scale: f64,
@@ -433,7 +436,10 @@ fn score(
     let mut ssim_ok = true;
     let f = preds.len() as f64;
     for (i, (p, t)) in preds.iter().zip(truth).enumerate() {
-        let hidden: Vec<bool> = masks[i].observed().iter().map(|o| !o).collect();
+        let hidden: Vec<bool> = match masks {
+            Some(m) => m[i].observed().iter().map(|o| !o).collect(),
+            None => vec![true; t.len()],
+        };
         let w = metrics::masked_weights(area, &hidden);
         rmse += metrics::rmse(p, t, Some(&w))? * scale;
         psnr += metrics::psnr(p, t, 1.0, area)?;
@@ -477,7 +483,8 @@ fn field_ssim(pred: &[f32], truth: &[f32], domain: &Domain) -> Option<f64> {
     }
 }
 
-fn physical(v: &[f32], norm: &Normalisation) -> Vec<f32> {
+/// Normalised values back in physical units.
+pub(crate) fn physical(v: &[f32], norm: &Normalisation) -> Vec<f32> {
     let mut v = v.to_vec();
     norm.invert(&mut v);
     v
@@ -597,68 +604,112 @@ fn best_recon(out: &ImputeOutput) -> Option<(&str, &Vec<Vec<f32>>)> {
 }
 
 fn write_imputed_nc(dir: &Path, out: &ImputeOutput) -> Result<()> {
-    let Domain::Grid { grid } = &out.selected.domain else {
-        return Ok(());
-    };
-    let Some(layout) = grid.layout() else {
-        eprintln!("warning: the grid has no lat-lon layout; imputed.nc not written");
-        return Ok(());
-    };
     let Some((method, recon)) = best_recon(out) else {
         return Ok(());
     };
     let norm = &out.normalisation;
     let sel = &out.selected;
-    let grid_values = |fields: &mut dyn Iterator<Item = Vec<f32>>| -> Result<Vec<f32>> {
-        let mut all = Vec::new();
-        for v in fields {
-            all.extend(grid.to_grid_order(&v)?);
-        }
-        Ok(all)
-    };
-    let var = |name: String, data: Vec<f32>, long: String, units: Option<String>| DataVar {
-        name,
-        data,
-        units,
-        standard_name: None,
-        long_name: Some(long),
-        fill_value: None,
-    };
-    let mut variables = vec![DataVar {
+    let mut variables = vec![GridVar {
+        name: sel.name.clone(),
+        fields: recon.iter().map(|p| physical(p, norm)).collect(),
+        long_name: format!(
+            "{} imputed by meshflow ({method})",
+            sel.long_name.as_deref().unwrap_or(&sel.name)
+        ),
+        units: sel.units.clone(),
         standard_name: sel.standard_name.clone(),
-        ..var(
-            sel.name.clone(),
-            grid_values(&mut recon.iter().map(|p| physical(p, norm)))?,
-            format!(
-                "{} imputed by meshflow ({method})",
-                sel.long_name.as_deref().unwrap_or(&sel.name)
-            ),
-            sel.units.clone(),
-        )
     }];
     if let (Some(std), "cnf-mean") = (&out.std, method) {
         let s = norm.offset_scale().1 as f32;
-        variables.push(var(
-            format!("{}_std", sel.name),
-            grid_values(&mut std.iter().map(|v| v.iter().map(|x| x * s).collect()))?,
-            "posterior standard deviation of the imputed field".into(),
-            sel.units.clone(),
-        ));
-    }
-    variables.push(var(
-        "infilled".into(),
-        grid_values(&mut out.masks.iter().map(|m| {
-            m.observed()
+        variables.push(GridVar {
+            name: format!("{}_std", sel.name),
+            fields: std
                 .iter()
-                .map(|&o| if o { 0.0 } else { 1.0 })
-                .collect()
-        }))?,
-        "1 where the value was hidden and imputed, 0 where it was observed".into(),
-        None,
-    ));
-    let labels: Vec<&String> = out.fields.iter().map(|&i| &sel.labels[i]).collect();
+                .map(|v| v.iter().map(|x| x * s).collect())
+                .collect(),
+            long_name: "posterior standard deviation of the imputed field".into(),
+            units: sel.units.clone(),
+            standard_name: None,
+        });
+    }
+    variables.push(GridVar {
+        name: "infilled".into(),
+        fields: out
+            .masks
+            .iter()
+            .map(|m| {
+                m.observed()
+                    .iter()
+                    .map(|&o| if o { 0.0 } else { 1.0 })
+                    .collect()
+            })
+            .collect(),
+        long_name: "1 where the value was hidden and imputed, 0 where it was observed".into(),
+        units: None,
+        standard_name: None,
+    });
+    if !write_grid_nc(
+        &dir.join("imputed.nc"),
+        sel,
+        &out.fields,
+        variables,
+        format!("meshflow impute ({method})"),
+    )? {
+        eprintln!("warning: the grid has no lat-lon layout; imputed.nc not written");
+    }
+    Ok(())
+}
+
+/// One variable of [`write_grid_nc`]: `[F][V]` values in vertex order, physical units.
+pub(crate) struct GridVar {
+    /// Variable name.
+    pub name: String,
+    /// One field per written field, in vertex order.
+    pub fields: Vec<Vec<f32>>,
+    /// `long_name` attribute.
+    pub long_name: String,
+    /// `units` attribute.
+    pub units: Option<String>,
+    /// `standard_name` attribute.
+    pub standard_name: Option<String>,
+}
+
+/// Writes `variables` over the fields `fields` of `sel` (their labels go into the `fields`
+/// attribute) as CF NetCDF `[field, lat, lon]`. Returns false, writing nothing, when the
+/// selection is not on a grid with a lat-lon layout.
+pub(crate) fn write_grid_nc(
+    path: &Path,
+    sel: &Selected,
+    fields: &[usize],
+    variables: Vec<GridVar>,
+    history: String,
+) -> Result<bool> {
+    let Domain::Grid { grid } = &sel.domain else {
+        return Ok(false);
+    };
+    let Some(layout) = grid.layout() else {
+        return Ok(false);
+    };
+    let variables = variables
+        .into_iter()
+        .map(|v| {
+            let mut data = Vec::new();
+            for f in &v.fields {
+                data.extend(grid.to_grid_order(f)?);
+            }
+            Ok(DataVar {
+                name: v.name,
+                data,
+                units: v.units,
+                standard_name: v.standard_name,
+                long_name: Some(v.long_name),
+                fill_value: None,
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+    let labels: Vec<&str> = fields.iter().map(|&i| sel.labels[i].as_str()).collect();
     write_cf_grid(
-        dir.join("imputed.nc"),
+        path,
         &CfGrid {
             leading: LeadingAxis::Field {
                 count: labels.len(),
@@ -666,18 +717,12 @@ fn write_imputed_nc(dir: &Path, out: &ImputeOutput) -> Result<()> {
             lat: layout.lats_deg.clone(),
             lon: layout.lons_deg.clone(),
             variables,
-            history: format!("meshflow impute ({method})"),
-            attributes: vec![(
-                "fields".into(),
-                labels
-                    .iter()
-                    .map(|s| s.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; "),
-            )],
+            history,
+            attributes: vec![("fields".into(), labels.join("; "))],
         },
-    )?;
-    Ok(())
+    )
+    .with_context(|| format!("writing {}", path.display()))?;
+    Ok(true)
 }
 
 fn write_imputed_ply(dir: &Path, out: &ImputeOutput) -> Result<()> {

@@ -6,8 +6,9 @@
 pub(crate) mod backend;
 mod data;
 pub mod demo;
-pub mod impute;
+pub mod denoise;
 mod fetch;
+pub mod impute;
 mod mesh;
 mod progress;
 pub mod select;
@@ -52,6 +53,9 @@ pub enum Command {
     /// sampler on ERA5, impute held-out fields against the baselines, write NetCDF, PNG
     /// figures and a rerun recording (`demo bunny`: Bunny-MNIST).
     Demo(demo::DemoArgs),
+    /// Inverse-flow denoisers (ICM, IFM) trained on noisy fields only: `train`, `eval`
+    /// against no-clean-data baselines, `apply`.
+    Denoise(denoise::DenoiseArgs),
     /// Download MNIST or the Stanford bunny into the data directory, verifying sha256.
     Fetch(FetchArgs),
     /// Draw a result directory (from `meshflow impute`) as PNG figures: truth, measurement,
@@ -158,6 +162,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::TrainPrior(a) => train::train_prior(&a),
         Command::TrainSampler(a) => train::train_sampler(&a),
         Command::Impute(a) => impute::impute(&a),
+        Command::Denoise(a) => denoise::denoise(&a),
         Command::Fetch(a) => fetch::fetch(&a),
         Command::Demo(a) => demo::demo(&a),
         Command::Render(a) => view::render(&a),

@@ -25,7 +25,7 @@ use crate::geometry::signal::Normalisation;
 /// What `meshflow` records beside a model (`meshflow.json`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunMeta {
-    /// `prior` or `sampler`.
+    /// `prior`, `sampler` or `denoiser`.
     pub kind: String,
     /// The data the model was trained on.
     pub selection: SelectionArgs,
@@ -51,6 +51,12 @@ pub struct RunMeta {
     pub mask_rate: Option<f64>,
     /// Noise standard deviation in normalised units (sampler).
     pub noise_sigma: Option<f64>,
+    /// The noise model `p(x₁ | x₀)` a denoiser was trained for, as a spec (`gaussian:0.1`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub noise: Option<String>,
+    /// `icm` or `ifm` (denoiser).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
 }
 
 impl RunMeta {
@@ -59,8 +65,8 @@ impl RunMeta {
         let path = dir.join("meshflow.json");
         let text = std::fs::read_to_string(&path).with_context(|| {
             format!(
-                "reading {}: is {} a directory written by `meshflow train-prior` or \
-                 `train-sampler`?",
+                "reading {}: is {} a directory written by `meshflow train-prior`, \
+                 `train-sampler` or `denoise train`?",
                 path.display(),
                 dir.display()
             )
@@ -68,7 +74,7 @@ impl RunMeta {
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))
     }
 
-    fn save(&self, dir: &Path) -> Result<()> {
+    pub(crate) fn save(&self, dir: &Path) -> Result<()> {
         let path = dir.join("meshflow.json");
         write_atomic(&path, serde_json::to_string_pretty(self)?.as_bytes())
             .with_context(|| format!("writing {}", path.display()))
@@ -222,6 +228,8 @@ pub(crate) fn prepare(
         prior: None,
         mask_rate: None,
         noise_sigma: None,
+        noise: None,
+        method: None,
         train,
         test,
     };
@@ -316,7 +324,7 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
 }
 
 /// Raises `steps` in `dir/config.json` when `--steps` asks for more than the saved run.
-fn raise_steps(dir: &Path, requested: Option<usize>) -> Result<()> {
+pub(crate) fn raise_steps(dir: &Path, requested: Option<usize>) -> Result<()> {
     let Some(s) = requested else { return Ok(()) };
     let path = dir.join("config.json");
     let text =
@@ -335,7 +343,7 @@ fn raise_steps(dir: &Path, requested: Option<usize>) -> Result<()> {
     Ok(())
 }
 
-fn check_same_meta(dir: &Path, meta: &RunMeta) -> Result<()> {
+pub(crate) fn check_same_meta(dir: &Path, meta: &RunMeta) -> Result<()> {
     let saved = RunMeta::load(dir)?;
     if saved.selection != meta.selection || saved.train != meta.train {
         bail!(

@@ -1,6 +1,10 @@
 //! Helpers shared by the end-to-end tests of the `meshflow` binary.
 
+use std::path::Path;
 use std::process::{Command, Output};
+
+use meshflow::datasets::npy::{write_npz, NpyArray};
+use meshflow::datasets::NdArray;
 
 use serde_json::Value;
 
@@ -54,4 +58,72 @@ pub fn meshflow_env(args: &[&str], data_dir: &str) -> Output {
         .env("MESHFLOW_DATA", data_dir)
         .output()
         .expect("run meshflow")
+}
+
+/// The entry `name` of the `methods` array of a command's JSON output.
+#[allow(dead_code)] // not every test binary uses it
+pub fn method<'a>(out: &'a Value, name: &str) -> &'a Value {
+    out["methods"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["name"] == name)
+        .unwrap_or_else(|| panic!("no method {name} in {out}"))
+}
+
+/// Latitudes of the synthetic grid of [`write_fields`].
+#[allow(dead_code)]
+pub const NLAT: usize = 13;
+/// Longitudes of the synthetic grid of [`write_fields`].
+#[allow(dead_code)]
+pub const NLON: usize = 24;
+/// Times (fields) written by [`write_fields`].
+#[allow(dead_code)]
+pub const TIMES: usize = 8;
+
+/// `TIMES` smooth fields (K) on a 13 × 24 global grid: a pole-to-equator gradient plus
+/// low-degree waves whose phase moves with time.
+#[allow(dead_code)] // not every test binary uses it
+pub fn write_fields(path: &Path) {
+    let lat: Vec<f64> = (0..NLAT)
+        .map(|i| 90.0 - 180.0 * i as f64 / (NLAT - 1) as f64)
+        .collect();
+    let lon: Vec<f64> = (0..NLON).map(|j| 360.0 * j as f64 / NLON as f64).collect();
+    let mut t = Vec::new();
+    for k in 0..TIMES {
+        let phase = 0.7 * k as f64;
+        for &la in &lat {
+            for &lo in &lon {
+                let (p, l) = (la.to_radians(), lo.to_radians());
+                let v = 250.0
+                    + 40.0 * p.cos()
+                    + 6.0 * (l + phase).cos() * p.cos()
+                    + 3.0 * (2.0 * l - phase).sin() * p.cos().powi(2);
+                t.push(v as f32);
+            }
+        }
+    }
+    let time: Vec<i64> = (0..TIMES as i64)
+        .map(|k| 1_483_228_800 + 43_200 * k)
+        .collect();
+    let arrays = [
+        (
+            "temperature",
+            NpyArray::F32(NdArray::new(vec![TIMES, NLAT, NLON], t).unwrap()),
+        ),
+        (
+            "latitude",
+            NpyArray::F64(NdArray::new(vec![NLAT], lat).unwrap()),
+        ),
+        (
+            "longitude",
+            NpyArray::F64(NdArray::new(vec![NLON], lon).unwrap()),
+        ),
+        (
+            "time",
+            NpyArray::I64(NdArray::new(vec![TIMES], time).unwrap()),
+        ),
+    ];
+    let refs: Vec<(&str, &NpyArray)> = arrays.iter().map(|(k, a)| (*k, a)).collect();
+    write_npz(path, &refs).unwrap();
 }

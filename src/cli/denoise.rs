@@ -1,0 +1,636 @@
+//! `meshflow denoise`: inverse flows (ICM, IFM) trained on **noisy fields only**, scored
+//! against no-clean-data baselines, and applied to new fields.
+//!
+//! - `denoise train --method icm|ifm <selection> --noise SPEC --out DIR`: the training fields
+//!   (the split of `train-prior`) are normalised, corrupted once with the noise model (seeded by
+//!   `--seed`), and only those noisy fields are shown to the trainer. Jacobi noise lives on
+//!   `(0, 1)`: the min–max-normalised fields are clamped to `[1e-3, 1 − 1e-3]` first and the
+//!   flow runs in logit space.
+//! - `denoise eval --model DIR [--model DIR …] --noise SPEC [--baselines]`: corrupts the held-out
+//!   fields, denoises them with every model and, with `--baselines`, with heat smoothing whose
+//!   time is chosen without clean data (SURE for white Gaussian noise, noisier-to-noisy
+//!   validation otherwise) and Noise2Score/Tweedie (a score prior trained on the noisy training
+//!   fields; additive Gaussian noise only, white or with the correlated model's covariance).
+//!   Clean fields are used only to score: PSNR and SSIM over all vertices in normalised units
+//!   (data range 1), RMSE area-weighted in physical units, as `impute` scores. A baseline's
+//!   `seconds_per_field` includes fitting it (choosing the heat time; training the score prior).
+//! - `denoise apply --model DIR <selection> --out FILE.nc|FILE.npz`: treats the selected fields
+//!   as noisy observations and writes the denoised fields.
+
+use std::ops::ControlFlow;
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::{bail, Context, Result};
+use burn::tensor::backend::{AutodiffBackend, Backend};
+use rand::{rngs::StdRng, RngCore, SeedableRng};
+use serde::Serialize;
+
+use super::backend::{with_backend, DeviceArg};
+use super::impute::{physical, score, score_table, write_grid_nc, GridVar, MethodScore};
+use super::progress::Progress;
+use super::select::{Selected, SelectionArgs};
+use super::train::{
+    check_same_meta, normalised_rows, prepare, raise_steps, CommonTrainArgs, History, RunMeta,
+};
+use crate::datasets::noise::{CorrelatedGaussianNoise, NoiseModel, NoiseSpec};
+use crate::datasets::npy::{write_npz, NpyArray};
+use crate::datasets::NdArray;
+use crate::flows::classical::{heat_denoise, log_grid, noisier_heat_time, sure_heat_time};
+use crate::flows::inverse::{tweedie_denoise, NoiseCovariance};
+use crate::flows::prelude::*;
+use crate::flows::util;
+use crate::geometry::operators::{cotan_laplacian, vertex_lumped_mass_matrix};
+use crate::geometry::signal::Normalisation;
+
+/// The clamp that puts min–max-normalised fields inside `(0, 1)` for Jacobi noise.
+pub const JACOBI_CLAMP: f32 = 1e-3;
+
+/// The `kind` of a denoiser run in `meshflow.json`.
+const KIND: &str = "denoiser";
+
+/// Arguments of `meshflow denoise`.
+#[derive(Debug, clap::Args)]
+pub struct DenoiseArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: DenoiseCommand,
+}
+
+/// The `meshflow denoise` subcommands.
+#[derive(Debug, clap::Subcommand)]
+pub enum DenoiseCommand {
+    /// Train an ICM or IFM denoiser on noisy versions of the training fields only.
+    Train(DenoiseTrainArgs),
+    /// Corrupt held-out fields, denoise them with each model (and baselines) and score them.
+    Eval(DenoiseEvalArgs),
+    /// Denoise the selected fields (taken as noisy observations) and write them.
+    Apply(DenoiseApplyArgs),
+}
+
+/// Arguments of `meshflow denoise train`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DenoiseTrainArgs {
+    /// `icm` (Inverse Consistency Model: one network evaluation) or `ifm` (Inverse Flow
+    /// Matching: an ODE solve).
+    #[arg(long, default_value = "icm")]
+    pub method: String,
+    /// The fields; the training split is corrupted with `--noise` and only the noisy versions
+    /// are trained on.
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// The noise model in normalised units: gaussian:SIGMA, correlated:SIGMA:LENGTH,
+    /// poisson:K, gamma:SIGMA or jacobi:T.
+    #[arg(long, value_name = "SPEC")]
+    pub noise: String,
+    /// Fraction of the times held out for testing (never trained on).
+    #[arg(long, default_value_t = 0.25)]
+    pub test_fraction: f64,
+    /// The noisy end `t_max` of the flow's time grid.
+    #[arg(long, default_value_t = 0.2)]
+    pub t_max: f64,
+    /// Width of the network's hidden layers.
+    #[arg(long, default_value_t = 512)]
+    pub hidden: usize,
+    /// Residual blocks of the network.
+    #[arg(long, default_value_t = 2)]
+    pub blocks: usize,
+    /// Training options.
+    #[command(flatten)]
+    pub common: CommonTrainArgs,
+}
+
+/// Arguments of `meshflow denoise eval`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DenoiseEvalArgs {
+    /// A denoiser run directory (`meshflow denoise train --out DIR`); repeat to compare
+    /// several. The first one's selection and test split are used unless a selection is given.
+    #[arg(long = "model", value_name = "DIR", required = true)]
+    pub models: Vec<PathBuf>,
+    /// Fields to evaluate on (default: the held-out test fields of the first model).
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// The noise model to corrupt the clean fields with (default: the first model's).
+    #[arg(long, value_name = "SPEC")]
+    pub noise: Option<String>,
+    /// Also run the no-clean-data baselines: heat smoothing (SURE or noisier-to-noisy time)
+    /// and Noise2Score/Tweedie.
+    #[arg(long)]
+    pub baselines: bool,
+    /// Training steps of the Tweedie baseline's score prior on the noisy training fields.
+    #[arg(long, default_value_t = 300)]
+    pub tweedie_steps: usize,
+    /// Hidden width of the Tweedie baseline's score network.
+    #[arg(long, default_value_t = 256)]
+    pub tweedie_hidden: usize,
+    /// Seed of the noise draws (and of the baselines).
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// Evaluate at most this many fields.
+    #[arg(long)]
+    pub limit: Option<usize>,
+    /// Where to run the networks.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+    /// Print one JSON object (`{"methods": [...]}`) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+}
+
+/// Arguments of `meshflow denoise apply`.
+#[derive(Debug, Clone, clap::Args)]
+pub struct DenoiseApplyArgs {
+    /// The denoiser run directory (`meshflow denoise train --out DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub model: PathBuf,
+    /// The noisy fields to denoise (same discretisation as the model's training fields).
+    #[command(flatten)]
+    pub selection: SelectionArgs,
+    /// Output: `.nc` (CF NetCDF on the grid, grids only) or `.npz` (`[F, V]` in vertex order).
+    #[arg(long, value_name = "FILE")]
+    pub out: PathBuf,
+    /// Where to run the network.
+    #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
+    pub device: DeviceArg,
+}
+
+/// `meshflow denoise`.
+pub fn denoise(args: &DenoiseArgs) -> Result<()> {
+    match &args.command {
+        DenoiseCommand::Train(a) => {
+            with_backend!(a.common.device, |device| train_on::<B>(a, &device))
+        }
+        DenoiseCommand::Eval(a) => with_backend!(a.device, |device| eval_on::<B>(a, &device)),
+        DenoiseCommand::Apply(a) => with_backend!(a.device, |device| apply_on::<B>(a, &device)),
+    }
+}
+
+fn parse_method(name: &str) -> Result<InverseMethod> {
+    match name.to_ascii_lowercase().as_str() {
+        "icm" => Ok(InverseMethod::Icm),
+        "ifm" => Ok(InverseMethod::Ifm),
+        _ => bail!("unknown method `{name}`; expected `icm` or `ifm`"),
+    }
+}
+
+fn parse_noise(spec: &str) -> Result<NoiseSpec> {
+    spec.parse::<NoiseSpec>()
+        .map_err(|e| anyhow::anyhow!("--noise: {e}"))
+}
+
+/// Puts normalised fields inside `(0, 1)` for Jacobi noise (no-op for other noise models).
+fn fit_to_noise(spec: &NoiseSpec, rows: &mut [Vec<f32>]) {
+    if matches!(spec, NoiseSpec::Jacobi { .. }) {
+        for v in rows.iter_mut().flatten() {
+            *v = v.clamp(JACOBI_CLAMP, 1.0 - JACOBI_CLAMP);
+        }
+    }
+}
+
+/// The seed of the one-off corruption of the training fields.
+fn training_noise_seed(seed: u64) -> u64 {
+    seed ^ 0x6e6f_6973_795f_7831 // "noisy_x1"
+}
+
+/// The noisy training fields a denoiser run sees: the training split of `meta`, normalised,
+/// fitted to the noise model's domain, corrupted once with a seed derived from the run's.
+fn noisy_training_set(
+    selected: &Selected,
+    meta: &RunMeta,
+    spec: &NoiseSpec,
+    model: &dyn NoiseModel,
+) -> Result<SignalDataset> {
+    let mut rows = normalised_rows(selected, &meta.train, &meta.normalisation)?;
+    fit_to_noise(spec, &mut rows);
+    let mut rng = StdRng::seed_from_u64(training_noise_seed(meta.split_seed));
+    let noisy = model
+        .try_sample(&rows.concat(), &mut rng)
+        .context("corrupting the training fields")?;
+    Ok(SignalDataset::new(noisy, rows.len(), meta.dim)?)
+}
+
+fn train_on<B: AutodiffBackend>(args: &DenoiseTrainArgs, device: &B::Device) -> Result<()> {
+    let c = &args.common;
+    let method = parse_method(&args.method)?;
+    let spec = parse_noise(&args.noise)?;
+    let mut data = prepare(&args.selection, args.test_fraction, c.seed, KIND)?;
+    data.meta.noise = Some(spec.to_string());
+    data.meta.method = Some(method.name().into());
+    let model = spec.build(Some(data.selected.domain.mesh()))?;
+    if matches!(spec, NoiseSpec::Jacobi { .. }) {
+        eprintln!(
+            "jacobi noise lives on (0, 1): the min-max-normalised fields are clamped to \
+             [{JACOBI_CLAMP}, {}] and the flow runs in logit space",
+            1.0 - JACOBI_CLAMP
+        );
+    }
+    let noisy = noisy_training_set(&data.selected, &data.meta, &spec, model.as_ref())?;
+    eprintln!(
+        "{}: {} noisy training fields ({} held out) of {} values, noise {spec}",
+        method.name(),
+        noisy.len(),
+        data.meta.test.len(),
+        noisy.dim()
+    );
+    let sample = move |x0: &[f32], rng: &mut dyn RngCore| -> Vec<f32> { model.sample(x0, rng) };
+    if matches!(spec, NoiseSpec::Jacobi { .. }) {
+        train_with::<B, _>(
+            args,
+            method,
+            InLogitSpace(sample),
+            &noisy,
+            &data.meta,
+            device,
+        )
+    } else {
+        train_with::<B, _>(args, method, sample, &noisy, &data.meta, device)
+    }
+}
+
+fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
+    args: &DenoiseTrainArgs,
+    method: InverseMethod,
+    noise: N,
+    noisy: &SignalDataset,
+    meta: &RunMeta,
+    device: &B::Device,
+) -> Result<()> {
+    let c = &args.common;
+    let mut trainer = if c.resume {
+        check_same_meta(&c.out, meta)?;
+        let saved = RunMeta::load(&c.out)?;
+        if saved.noise != meta.noise || saved.method != meta.method {
+            bail!(
+                "--resume: {} was trained with method {:?} and noise {:?}, not {:?} and {:?}",
+                c.out.display(),
+                saved.method,
+                saved.noise,
+                meta.method,
+                meta.noise
+            );
+        }
+        raise_steps(&c.out, c.steps)?;
+        InverseFlowTrainer::<B, N>::resume(&c.out, noise, noisy, device)?
+    } else {
+        let network = InverseFlowConfig::network(noisy.dim())
+            .with_hidden(args.hidden)
+            .with_blocks(args.blocks)
+            .with_seed(c.seed);
+        let mut config = InverseFlowConfig::new(network)
+            .with_method(method)
+            .with_space(noise.space())
+            .with_t_max(args.t_max)
+            .with_seed(c.seed)
+            .with_checkpoint_every(c.checkpoint_every);
+        if let Some(s) = c.steps {
+            config = config.with_steps(s);
+        }
+        if let Some(b) = c.batch_size {
+            config = config.with_batch_size(b);
+        }
+        if let Some(lr) = c.lr {
+            config = config.with_learning_rate(lr);
+        }
+        let t = InverseFlowTrainer::<B, N>::new(config, noise, noisy, Some(&c.out), device)?;
+        meta.save(&c.out)?;
+        t
+    };
+    let total = trainer.config().steps;
+    let mut history = History::open(&c.out, trainer.step())?;
+    let mut bar = Progress::new(method.name(), total, trainer.step(), c.quiet);
+    let t0 = Instant::now();
+    trainer.run(|p| {
+        history.push(p.step, p.loss);
+        bar.update(p.step, p.loss);
+        ControlFlow::Continue(())
+    })?;
+    history.flush()?;
+    bar.finish();
+    eprintln!(
+        "{} trained: {} steps in {:.1} s, last loss {:.4}, checkpoint {}",
+        method.name(),
+        trainer.step(),
+        t0.elapsed().as_secs_f64(),
+        trainer.last_loss().unwrap_or(f32::NAN),
+        trainer
+            .last_checkpoint()
+            .map_or("-".into(), |p| p.display().to_string())
+    );
+    Ok(())
+}
+
+/// `meshflow.json` of a denoiser run, with its noise spec.
+fn load_denoiser_meta(dir: &Path) -> Result<(RunMeta, NoiseSpec)> {
+    let meta = RunMeta::load(dir)?;
+    match (&meta.noise, meta.kind.as_str()) {
+        (Some(noise), KIND) => {
+            let spec = noise
+                .parse()
+                .with_context(|| format!("the noise spec in {}/meshflow.json", dir.display()))?;
+            Ok((meta, spec))
+        }
+        _ => bail!(
+            "{} is not a denoiser run (its meshflow.json says kind `{}`); give a directory \
+             written by `meshflow denoise train`",
+            dir.display(),
+            meta.kind
+        ),
+    }
+}
+
+/// Denoises `[F][V]` normalised fields with a trained denoiser; returns them and the seconds
+/// per field.
+fn run_denoiser<B: Backend>(
+    dir: &Path,
+    noisy: &[Vec<f32>],
+    device: &B::Device,
+) -> Result<(Vec<Vec<f32>>, f64)> {
+    let denoiser = InverseDenoiser::<B>::load(dir, device)
+        .with_context(|| format!("loading the denoiser in {}", dir.display()))?;
+    let (f, d) = (noisy.len(), noisy[0].len());
+    let t0 = Instant::now();
+    let out = denoiser.denoise(util::tensor2::<B>(noisy.concat(), f, d, device));
+    let out = util::to_vec(out);
+    let per = t0.elapsed().as_secs_f64() / f as f64;
+    Ok((out.chunks(d).map(<[f32]>::to_vec).collect(), per))
+}
+
+/// What `denoise eval` prints with `--json`.
+#[derive(Debug, Serialize)]
+struct EvalReport<'a> {
+    fields: Vec<&'a str>,
+    noise: String,
+    methods: &'a [MethodScore],
+    notes: &'a [String],
+}
+
+fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Result<()> {
+    let (meta, model_spec) = load_denoiser_meta(&args.models[0])?;
+    let spec = match &args.noise {
+        Some(s) => parse_noise(s)?,
+        None => model_spec,
+    };
+    let given = args.selection != SelectionArgs::default();
+    let selected = if given {
+        args.selection.load()?
+    } else {
+        meta.selection.load()?
+    };
+    if selected.domain.num_vertices() != meta.dim {
+        bail!(
+            "the selection has {} values per field but {} was trained on {}",
+            selected.domain.num_vertices(),
+            args.models[0].display(),
+            meta.dim
+        );
+    }
+    let mut fields: Vec<usize> = if given {
+        (0..selected.fields.len()).collect()
+    } else {
+        meta.test.clone()
+    };
+    if let Some(n) = args.limit {
+        fields.truncate(n);
+    }
+    if fields.is_empty() {
+        bail!("no field to evaluate (the model's selection has no held-out test field)");
+    }
+    let norm = meta.normalisation;
+    let mut truth = normalised_rows(&selected, &fields, &norm)?;
+    fit_to_noise(&spec, &mut truth);
+    let mesh = selected.domain.mesh();
+    let model = spec.build(Some(mesh))?;
+    let mut rng = StdRng::seed_from_u64(args.seed);
+    let noisy_flat = model
+        .try_sample(&truth.concat(), &mut rng)
+        .context("corrupting the evaluation fields")?;
+    let v = meta.dim;
+    let noisy: Vec<Vec<f32>> = noisy_flat.chunks(v).map(<[f32]>::to_vec).collect();
+    let f = fields.len();
+
+    let mut recon: Vec<(String, Vec<Vec<f32>>, f64)> = vec![("noisy".into(), noisy.clone(), 0.0)];
+    let mut notes = Vec::new();
+    let steps = args.models.len() + if args.baselines { 2 } else { 0 };
+    let mut bar = Progress::new("eval", steps, 0, args.quiet || args.json);
+    for dir in &args.models {
+        let (m, _) = load_denoiser_meta(dir)?;
+        if m.dim != meta.dim || m.normalisation != meta.normalisation {
+            bail!(
+                "{} was trained on other fields ({} values, normalisation {:?}) than {} \
+                 ({} values, {:?}); compare models trained on the same selection",
+                dir.display(),
+                m.dim,
+                m.normalisation,
+                args.models[0].display(),
+                meta.dim,
+                meta.normalisation
+            );
+        }
+        let (out, per) = run_denoiser::<B::InnerBackend>(dir, &noisy, device)?;
+        let base = m.method.clone().unwrap_or_else(|| "denoiser".into());
+        let name = if recon.iter().any(|(n, _, _)| *n == base) {
+            format!("{base}:{}", dir.display())
+        } else {
+            base
+        };
+        bar.tick(&name);
+        recon.push((name, out, per));
+    }
+
+    if args.baselines {
+        // Heat smoothing, its time chosen from the noisy fields alone.
+        let t0 = Instant::now();
+        let (l, m) = (cotan_laplacian(mesh), vertex_lumped_mass_matrix(mesh));
+        let area: f64 = mesh.vertex_dual_areas().iter().sum();
+        let times = log_grid(1e-6 * area, 1e-1 * area, 21)?;
+        let (name, choice) = match spec {
+            NoiseSpec::Gaussian { sigma } if sigma > 0.0 => (
+                "heat-sure",
+                sure_heat_time(&l, &m, &noisy_flat, sigma, &times, 8, &mut rng)?,
+            ),
+            _ => {
+                let resample = |x: &[f32], r: &mut dyn RngCore| -> Vec<f32> { model.sample(x, r) };
+                (
+                    "heat-n2n",
+                    noisier_heat_time(&l, &m, &noisy_flat, &resample, &times, &mut rng)?,
+                )
+            }
+        };
+        let smoothed = heat_denoise(&l, &m, &noisy_flat, choice.time)?;
+        let per = t0.elapsed().as_secs_f64() / f as f64;
+        notes.push(format!("{name}: heat time {:.3e}", choice.time));
+        recon.push((
+            name.into(),
+            smoothed.chunks(v).map(<[f32]>::to_vec).collect(),
+            per,
+        ));
+        bar.tick(name);
+        // Noise2Score / Tweedie with a score prior of the noisy training fields.
+        match tweedie_baseline::<B>(args, &meta, &spec, model.as_ref(), &noisy, device)? {
+            Ok((out, per)) => recon.push(("tweedie".into(), out, per)),
+            Err(why) => notes.push(format!("tweedie: not run: {why}")),
+        }
+        bar.tick("tweedie");
+    }
+    bar.finish();
+
+    let scale = norm.offset_scale().1;
+    let scores = recon
+        .iter()
+        .map(|(name, preds, per)| {
+            score(
+                name,
+                preds,
+                &truth,
+                None,
+                None,
+                &selected.domain,
+                scale,
+                *per,
+            )
+        })
+        .collect::<Result<Vec<_>>>()?;
+    if args.json {
+        let report = EvalReport {
+            fields: fields
+                .iter()
+                .map(|&i| selected.labels[i].as_str())
+                .collect(),
+            noise: spec.to_string(),
+            methods: &scores,
+            notes: &notes,
+        };
+        println!("{}", serde_json::to_string(&report)?);
+    } else {
+        println!("{f} fields, noise {spec}");
+        print!("{}", score_table(&scores, selected.units.as_deref()));
+        for n in &notes {
+            println!("{n}");
+        }
+    }
+    Ok(())
+}
+
+/// Noise2Score: a VP-SDE score prior trained on the noisy training fields of the first model's
+/// selection, then Tweedie's formula with the known noise covariance. `Ok(Err(why))` when the
+/// noise is not additive Gaussian (Tweedie's formula does not apply).
+#[allow(clippy::type_complexity)]
+fn tweedie_baseline<B: AutodiffBackend>(
+    args: &DenoiseEvalArgs,
+    meta: &RunMeta,
+    spec: &NoiseSpec,
+    model: &dyn NoiseModel,
+    noisy: &[Vec<f32>],
+    device: &B::Device,
+) -> Result<std::result::Result<(Vec<Vec<f32>>, f64), String>> {
+    let correlated = match *spec {
+        NoiseSpec::Gaussian { sigma } if sigma > 0.0 => None,
+        NoiseSpec::Correlated { sigma, length } if sigma > 0.0 => Some((sigma, length)),
+        _ => {
+            return Ok(Err(format!(
+                "Tweedie's formula needs additive Gaussian noise, not `{spec}`"
+            )))
+        }
+    };
+    let train_sel = meta.selection.load()?;
+    let train = noisy_training_set(&train_sel, meta, spec, model)?;
+    let t0 = Instant::now();
+    let net = MlpScoreConfig::new(meta.dim)
+        .with_hidden(args.tweedie_hidden)
+        .with_seed(args.seed);
+    let config = TrainConfig::new(net)
+        .with_steps(args.tweedie_steps)
+        .with_seed(args.seed)
+        .with_checkpoint_every(0);
+    let mut trainer = ScorePriorTrainer::<B>::new(config, &train, None, device)?;
+    trainer.run(|_| ControlFlow::Continue(()))?;
+    let score_net = trainer.ema_model().clone();
+    let eps = trainer.config().model.sde.eps;
+    let (f, d) = (noisy.len(), meta.dim);
+    let x1 = util::tensor2::<B::InnerBackend>(noisy.concat(), f, d, device);
+    let out = match (correlated, spec) {
+        (None, NoiseSpec::Gaussian { sigma }) => tweedie_denoise(
+            &score_net,
+            x1,
+            eps,
+            &NoiseCovariance::Isotropic(sigma * sigma),
+        ),
+        (Some((sigma, length)), _) => {
+            let noise = CorrelatedGaussianNoise::new(train_sel.domain.mesh(), sigma, length)?;
+            let apply = |v: &[f32]| -> Vec<f32> {
+                let x: Vec<f64> = v.iter().map(|&a| a as f64).collect();
+                noise
+                    .apply_covariance(&x)
+                    .expect("one field of the mesh's vertex count")
+                    .into_iter()
+                    .map(|a| a as f32)
+                    .collect()
+            };
+            tweedie_denoise(&score_net, x1, eps, &NoiseCovariance::Apply(&apply))
+        }
+        _ => unreachable!("checked above"),
+    };
+    let out = util::to_vec(out);
+    let per = t0.elapsed().as_secs_f64() / f as f64;
+    Ok(Ok((out.chunks(d).map(<[f32]>::to_vec).collect(), per)))
+}
+
+fn apply_on<B: AutodiffBackend>(args: &DenoiseApplyArgs, device: &B::Device) -> Result<()> {
+    let (meta, spec) = load_denoiser_meta(&args.model)?;
+    let ext = args
+        .out
+        .extension()
+        .and_then(|e| e.to_str())
+        .map(str::to_ascii_lowercase);
+    if !matches!(ext.as_deref(), Some("nc" | "npz")) {
+        bail!(
+            "--out {}: write `.nc` (CF NetCDF, grids) or `.npz`",
+            args.out.display()
+        );
+    }
+    let selected = args.selection.load()?;
+    if selected.domain.num_vertices() != meta.dim {
+        bail!(
+            "the selection has {} values per field but the denoiser was trained on {}",
+            selected.domain.num_vertices(),
+            meta.dim
+        );
+    }
+    let fields: Vec<usize> = (0..selected.fields.len()).collect();
+    let norm: Normalisation = meta.normalisation;
+    let mut noisy = normalised_rows(&selected, &fields, &norm)?;
+    fit_to_noise(&spec, &mut noisy);
+    let (out, per) = run_denoiser::<B::InnerBackend>(&args.model, &noisy, device)?;
+    let denoised: Vec<Vec<f32>> = out.iter().map(|p| physical(p, &norm)).collect();
+    let method = meta.method.as_deref().unwrap_or("denoiser");
+    if ext.as_deref() == Some("nc") {
+        let var = GridVar {
+            name: selected.name.clone(),
+            fields: denoised,
+            long_name: format!(
+                "{} denoised by meshflow ({method}, trained for {spec})",
+                selected.long_name.as_deref().unwrap_or(&selected.name)
+            ),
+            units: selected.units.clone(),
+            standard_name: selected.standard_name.clone(),
+        };
+        let history = format!("meshflow denoise apply ({method}, {spec})");
+        if !write_grid_nc(&args.out, &selected, &fields, vec![var], history)? {
+            bail!("NetCDF output needs fields on a latitude-longitude grid; write `.npz` instead");
+        }
+    } else {
+        let (f, v) = (denoised.len(), meta.dim);
+        let array = NpyArray::F32(NdArray::new(vec![f, v], denoised.concat())?);
+        write_npz(&args.out, &[(selected.name.as_str(), &array)])
+            .with_context(|| format!("writing {}", args.out.display()))?;
+    }
+    eprintln!(
+        "{} fields denoised with {method} ({per:.4} s/field), written to {}",
+        fields.len(),
+        args.out.display()
+    );
+    Ok(())
+}

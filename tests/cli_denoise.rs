@@ -1,0 +1,244 @@
+//! End-to-end tests of `meshflow denoise train`, `eval` and `apply` through the binary, on the
+//! synthetic smooth fields of `common::write_fields` (offline everywhere): ICM and IFM trained
+//! on noisy fields only, the metrics table against the no-clean-data baselines, the denoised
+//! fields in CF NetCDF, and clear errors on bad input.
+
+use std::path::{Path, PathBuf};
+
+use meshflow::datasets::field::read_variable;
+use serde_json::Value;
+
+mod common;
+use common::{fails_cleanly, json_of, meshflow, method, write_fields, NLAT, NLON};
+
+fn tmp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("meshflow-cli-denoise-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+fn succeeds(args: &[&str]) {
+    let out = meshflow(args);
+    assert!(
+        out.status.success(),
+        "meshflow {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn train(data: &Path, method: &str, out: &Path, steps: &str) {
+    succeeds(&[
+        "denoise",
+        "train",
+        "--method",
+        method,
+        "--data",
+        s(data),
+        "--noise",
+        "gaussian:0.1",
+        "--out",
+        s(out),
+        "--steps",
+        steps,
+        "--hidden",
+        "32",
+        "--batch-size",
+        "8",
+        "--quiet",
+    ]);
+}
+
+fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn denoise_train_eval_and_apply_end_to_end() {
+    let dir = tmp_dir("e2e");
+    let data = dir.join("fields.npz");
+    write_fields(&data);
+    let icm = dir.join("icm");
+    let ifm = dir.join("ifm");
+    train(&data, "icm", &icm, "12");
+    train(&data, "ifm", &ifm, "6");
+    let meta: Value =
+        serde_json::from_str(&std::fs::read_to_string(icm.join("meshflow.json")).unwrap()).unwrap();
+    assert_eq!(meta["kind"], "denoiser");
+    assert_eq!(meta["noise"], "gaussian:0.1");
+    assert_eq!(meta["method"], "icm");
+    assert_eq!(meta["test"].as_array().unwrap().len(), 2);
+    let history = std::fs::read_to_string(icm.join("history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 1 + 12);
+    // Resuming raises the step count and keeps the history in step.
+    succeeds(&[
+        "denoise",
+        "train",
+        "--method",
+        "icm",
+        "--data",
+        s(&data),
+        "--noise",
+        "gaussian:0.1",
+        "--out",
+        s(&icm),
+        "--steps",
+        "16",
+        "--resume",
+        "--quiet",
+    ]);
+    let history = std::fs::read_to_string(icm.join("history.csv")).unwrap();
+    assert_eq!(history.lines().count(), 1 + 16);
+
+    // Both models and the baselines on the same noisy held-out fields.
+    let out = json_of(&[
+        "denoise",
+        "eval",
+        "--model",
+        s(&icm),
+        "--model",
+        s(&ifm),
+        "--baselines",
+        "--tweedie-steps",
+        "30",
+        "--tweedie-hidden",
+        "32",
+        "--json",
+    ]);
+    for name in ["icm", "ifm", "noisy", "heat-sure", "tweedie"] {
+        let m = method(&out, name);
+        for key in ["psnr", "ssim", "rmse", "seconds_per_field"] {
+            let v = m[key].as_f64();
+            assert!(
+                v.is_some_and(f64::is_finite),
+                "{name}.{key} = {} in {out}",
+                m[key]
+            );
+        }
+    }
+    assert_eq!(out["fields"].as_array().unwrap().len(), 2);
+    // The fields are smooth: SURE-timed heat smoothing must beat the noisy input clearly.
+    let psnr = |name: &str| method(&out, name)["psnr"].as_f64().unwrap();
+    assert!(
+        psnr("heat-sure") > psnr("noisy") + 3.0,
+        "heat-sure {} dB vs noisy {} dB",
+        psnr("heat-sure"),
+        psnr("noisy")
+    );
+    // σ = 0.1 with data range 1: the noisy input sits near 20 dB.
+    assert!((17.0..23.0).contains(&psnr("noisy")), "{}", psnr("noisy"));
+
+    // Apply: the first three fields, as noisy observations, to CF NetCDF.
+    let nc = dir.join("denoised.nc");
+    succeeds(&[
+        "denoise",
+        "apply",
+        "--model",
+        s(&icm),
+        "--data",
+        s(&data),
+        "--fields",
+        "0:3",
+        "--out",
+        s(&nc),
+    ]);
+    let var = read_variable(&nc, Some("temperature")).unwrap();
+    assert_eq!((var.nlat(), var.nlon(), var.num_fields()), (NLAT, NLON, 3));
+    assert!(var.field(2).iter().all(|v| v.is_finite()));
+    let npz = dir.join("denoised.npz");
+    succeeds(&[
+        "denoise",
+        "apply",
+        "--model",
+        s(&ifm),
+        "--data",
+        s(&data),
+        "--fields",
+        "0:2",
+        "--out",
+        s(&npz),
+    ]);
+    let arrays = meshflow::datasets::npy::read_npz(&npz).unwrap();
+    let v = (NLAT - 2) * NLON + 2;
+    assert_eq!(arrays.get("temperature").unwrap().shape(), &[2, v]);
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[test]
+fn bad_denoise_input_is_explained() {
+    let dir = tmp_dir("bad");
+    let data = dir.join("fields.npz");
+    write_fields(&data);
+    let out = dir.join("m");
+    let train_with = |method: &str, noise: &str| {
+        vec![
+            "denoise".to_string(),
+            "train".into(),
+            "--method".into(),
+            method.into(),
+            "--data".into(),
+            s(&data).into(),
+            "--noise".into(),
+            noise.into(),
+            "--out".into(),
+            s(&out).into(),
+        ]
+    };
+    let args = train_with("icm", "blur:3");
+    fails_cleanly(
+        &refs(&args),
+        &["--noise", "unknown noise `blur`", "gaussian:SIGMA"],
+    );
+    let args = train_with("icm", "gaussian:-1");
+    fails_cleanly(&refs(&args), &["SIGMA must be"]);
+    let args = train_with("magic", "gaussian:0.1");
+    fails_cleanly(&refs(&args), &["unknown method `magic`", "icm", "ifm"]);
+    assert!(!out.join("meshflow.json").exists());
+    // A directory without a run, and a prior run, are not denoisers.
+    fails_cleanly(
+        &[
+            "denoise",
+            "eval",
+            "--model",
+            s(&dir),
+            "--noise",
+            "gaussian:0.1",
+        ],
+        &["meshflow.json", "denoise train"],
+    );
+    let prior = dir.join("prior");
+    succeeds(&[
+        "train-prior",
+        "--data",
+        s(&data),
+        "--out",
+        s(&prior),
+        "--steps",
+        "2",
+        "--hidden",
+        "16",
+        "--quiet",
+    ]);
+    fails_cleanly(
+        &["denoise", "eval", "--model", s(&prior)],
+        &["not a denoiser run", "meshflow denoise train"],
+    );
+    fails_cleanly(
+        &[
+            "denoise",
+            "apply",
+            "--model",
+            s(&prior),
+            "--data",
+            s(&data),
+            "--out",
+            s(&dir.join("x.nc")),
+        ],
+        &["not a denoiser run"],
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
