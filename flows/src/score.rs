@@ -205,7 +205,8 @@ impl<B: Backend> ScoreNetwork<B> for MlpScore<B> {
             let q2 = s2.clone() + a2.clone().mul_scalar(sd * sd);
             let q = q2.clone().sqrt();
             let f = self.network(x_t.clone() / q.clone(), t);
-            let alpha_d = x_t.clone() * (a2.mul_scalar(sd * sd) / q2) + f * (sigma / q).mul_scalar(sd);
+            let alpha_d =
+                x_t.clone() * (a2.mul_scalar(sd * sd) / q2) + f * (sigma / q).mul_scalar(sd);
             return (alpha_d - x_t) / s2;
         }
         let out = self.network(x_t, t.clone());
@@ -312,12 +313,18 @@ mod tests {
         let d = 48;
         let mut rng = StdRng::seed_from_u64(5);
         let basis: Vec<Vec<f32>> = (0..3)
-            .map(|k| (0..d).map(|i| ((i as f32 + 1.0) * (k as f32 + 1.0) * 0.3).sin()).collect())
+            .map(|k| {
+                (0..d)
+                    .map(|i| ((i as f32 + 1.0) * (k as f32 + 1.0) * 0.3).sin())
+                    .collect()
+            })
             .collect();
         let rows: Vec<Vec<f32>> = (0..64)
             .map(|_| {
                 let c: Vec<f32> = (0..3).map(|_| rng.random_range(-0.3..0.3)).collect();
-                (0..d).map(|i| 0.5 + (0..3).map(|k| c[k] * basis[k][i]).sum::<f32>()).collect()
+                (0..d)
+                    .map(|i| 0.5 + (0..3).map(|k| c[k] * basis[k][i]).sum::<f32>())
+                    .collect()
             })
             .collect();
         let data = SignalDataset::from_rows(&rows).unwrap();
@@ -331,8 +338,9 @@ mod tests {
                 .with_batch_size(32)
                 .with_learning_rate(3e-3)
                 .with_checkpoint_every(0);
-            let mut t = ScorePriorTrainer::<Autodiff<B>>::new(config, &data, None, &Default::default())
-                .unwrap();
+            let mut t =
+                ScorePriorTrainer::<Autodiff<B>>::new(config, &data, None, &Default::default())
+                    .unwrap();
             let mut losses = Vec::new();
             t.run(|p| {
                 losses.push(p.loss);

@@ -21,9 +21,7 @@ use anyhow::{Context, Result};
 use super::backend::DeviceArg;
 use super::impute::{impute, ImputeArgs};
 use super::select::SelectionArgs;
-use super::train::{
-    train_prior, train_sampler, CommonTrainArgs, TrainPriorArgs, TrainSamplerArgs,
-};
+use super::train::{train_prior, train_sampler, CommonTrainArgs, TrainPriorArgs, TrainSamplerArgs};
 use crate::builtin::find_data_file;
 use crate::datasets::bunny_mnist::{BUNNY_RES3, MNIST_TRAIN_IMAGES};
 
@@ -152,7 +150,10 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
     let sampler_dir = args.out.join("sampler");
     let result_dir = args.out.join("result");
 
-    eprintln!("[1/4] training the diffusion prior ({} steps)", p.prior_steps);
+    eprintln!(
+        "[1/4] training the diffusion prior ({} steps)",
+        p.prior_steps
+    );
     train_prior(&TrainPriorArgs {
         selection: p.selection.clone(),
         test_fraction: 0.25,
@@ -188,7 +189,10 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         sampler: sampler_dir.clone(),
         selection: SelectionArgs::default(),
         limit: Some(p.fields),
-        methods: super::impute::METHODS.iter().map(|m| m.to_string()).collect(),
+        methods: super::impute::METHODS
+            .iter()
+            .map(|m| m.to_string())
+            .collect(),
         samples: p.samples,
         dps_steps: p.dps_steps,
         dps_step_size: 1.0,

@@ -228,7 +228,7 @@ impl ResultDir {
             .transpose()
             .context("--fields")?
             .unwrap_or_else(FieldRange::all);
-        Ok(range.resolve(self.meta.fields.len()).context("--fields")?)
+        range.resolve(self.meta.fields.len()).context("--fields")
     }
 
     fn field(&self, f: usize) -> FieldResult {

@@ -109,15 +109,17 @@ impl ReconstructionScales {
             .zip(r.mask)
             .map(|(&v, &o)| if o { v } else { f32::NAN })
             .collect();
+        // The value range comes from the data (truth and observed values) and the posterior
+        // mean only: a diverging baseline must not wash out every panel's contrast (values
+        // outside the range saturate at the ends of the colour bar).
         let mut fields: Vec<&[f32]> = vec![&observed, r.mean];
         fields.extend(r.truth);
-        fields.extend(r.samples.iter().map(Vec::as_slice));
-        fields.extend(r.baselines.iter().map(|(_, b)| b.as_slice()));
         let field = ColorScale::fit_many(Colormap::Viridis, &fields, None);
         let std = r.std.map(|s| ColorScale::fit(Colormap::Magma, s, None));
         let abs_error = r.truth.map(|t| {
+            // Scaled to the posterior mean's error, for the same reason.
             let errors = abs_errors(r, t);
-            let refs: Vec<&[f32]> = errors.iter().map(|(_, e)| e.as_slice()).collect();
+            let refs: Vec<&[f32]> = errors.iter().take(1).map(|(_, e)| e.as_slice()).collect();
             let fitted = ColorScale::fit_many(Colormap::Magma, &refs, None);
             ColorScale::new(Colormap::Magma, 0.0, fitted.vmax)
         });

@@ -260,6 +260,9 @@ pub fn entity_name(name: &str) -> String {
     }
 }
 
+/// A static signal to log: entity name, values, mask (true = observed) and colour scale.
+type SignalToLog<'a> = (String, &'a [f32], Option<&'a [bool]>, ColorScale);
+
 /// Logs a reconstruction under `root` as described in the [module docs](self); returns the
 /// entity paths of the signals logged (meshes and maps, not the legend), in layout order.
 ///
@@ -285,7 +288,7 @@ pub fn log_reconstruction(
 
     let mut logged = Vec::new();
     // (name, values, mask, scale) of every static signal, in layout order.
-    let mut signals: Vec<(String, &[f32], Option<&[bool]>, ColorScale)> = Vec::new();
+    let mut signals: Vec<SignalToLog<'_>> = Vec::new();
     if let Some(t) = r.truth {
         signals.push(("truth".into(), t, None, scales.field));
     }
