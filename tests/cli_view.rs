@@ -175,9 +175,13 @@ fn render_draws_mesh_results_with_each_camera() {
             "{w}x{h}"
         );
     }
-    fails_cleanly(
-        &["render", dir.to_str().unwrap(), "--camera", "diagonal"],
-        &["diagonal"],
+    // A bad option value is a usage error (clap's exit code 2) that names the choices.
+    let out = meshflow(&["render", dir.to_str().unwrap(), "--camera", "diagonal"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("unknown camera `diagonal`") && err.contains("oblique"),
+        "{err}"
     );
     std::fs::remove_dir_all(&dir).unwrap();
 }

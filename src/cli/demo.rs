@@ -84,9 +84,9 @@ fn plan(args: &DemoArgs) -> Result<Plan> {
                 ..SelectionArgs::default()
             },
             task: "era5-imputation",
-            prior_steps: if q { 40 } else { 3000 },
+            prior_steps: if q { 40 } else { 1500 },
             prior_hidden: if q { 64 } else { 512 },
-            sampler_steps: if q { 10 } else { 600 },
+            sampler_steps: if q { 10 } else { 400 },
             sampler_batch: if q { 4 } else { 16 },
             flow_steps: if q { 2 } else { 6 },
             z_per_y: 2,
@@ -126,12 +126,18 @@ fn plan(args: &DemoArgs) -> Result<Plan> {
     })
 }
 
-fn common(args: &DemoArgs, out: &Path, steps: usize, batch: usize) -> CommonTrainArgs {
+fn common(
+    args: &DemoArgs,
+    out: &Path,
+    steps: usize,
+    batch: usize,
+    lr: Option<f64>,
+) -> CommonTrainArgs {
     CommonTrainArgs {
         out: out.to_path_buf(),
         steps: Some(steps),
         batch_size: Some(batch),
-        lr: None,
+        lr,
         seed: args.seed,
         checkpoint_every: (steps / 4).max(1),
         resume: out.join("meshflow.json").is_file(),
@@ -161,7 +167,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         blocks: 2,
         beta_max: 20.0,
         sigma_data: 0.5,
-        common: common(args, &prior_dir, p.prior_steps, 64),
+        common: common(args, &prior_dir, p.prior_steps, 64, Some(1e-3)),
     })?;
 
     eprintln!(
@@ -178,7 +184,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         hidden: None,
         z_per_y: p.z_per_y,
         prior_weight: 1.0,
-        common: common(args, &sampler_dir, p.sampler_steps, p.sampler_batch),
+        common: common(args, &sampler_dir, p.sampler_steps, p.sampler_batch, None),
     })?;
 
     eprintln!(
