@@ -31,7 +31,8 @@ use super::impute::{physical, score, score_table, write_grid_nc, GridVar, Method
 use super::progress::Progress;
 use super::select::{Selected, SelectionArgs};
 use super::train::{
-    check_same_meta, normalised_rows, prepare, raise_steps, CommonTrainArgs, History, RunMeta,
+    apply_common_overrides, check_same_meta, normalised_rows, prepare, raise_steps, track_steps,
+    CommonTrainArgs, RunMeta,
 };
 use crate::datasets::noise::{CorrelatedGaussianNoise, NoiseModel, NoiseSpec};
 use crate::datasets::npy::{write_npz, NpyArray};
@@ -285,30 +286,19 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
             .with_t_max(args.t_max)
             .with_seed(c.seed)
             .with_checkpoint_every(c.checkpoint_every);
-        if let Some(s) = c.steps {
-            config = config.with_steps(s);
-        }
-        if let Some(b) = c.batch_size {
-            config = config.with_batch_size(b);
-        }
-        if let Some(lr) = c.lr {
-            config = config.with_learning_rate(lr);
-        }
+        apply_common_overrides!(config, c);
         let t = InverseFlowTrainer::<B, N>::new(config, noise, noisy, Some(&c.out), device)?;
         meta.save(&c.out)?;
         t
     };
-    let total = trainer.config().steps;
-    let mut history = History::open(&c.out, trainer.step())?;
-    let mut bar = Progress::new(method.name(), total, trainer.step(), c.quiet);
+    let (total, done) = (trainer.config().steps, trainer.step());
     let t0 = Instant::now();
-    trainer.run(|p| {
-        history.push(p.step, p.loss);
-        bar.update(p.step, p.loss);
-        ControlFlow::Continue(())
+    track_steps(&c.out, method.name(), total, done, c.quiet, |on_step| {
+        Ok(trainer.run(|p| {
+            on_step(p.step, p.loss);
+            ControlFlow::Continue(())
+        })?)
     })?;
-    history.flush()?;
-    bar.finish();
     eprintln!(
         "{} trained: {} steps in {:.1} s, last loss {:.4}, checkpoint {}",
         method.name(),

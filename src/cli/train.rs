@@ -289,29 +289,18 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
         let mut config = TrainConfig::new(model)
             .with_seed(c.seed)
             .with_checkpoint_every(c.checkpoint_every);
-        if let Some(s) = c.steps {
-            config = config.with_steps(s);
-        }
-        if let Some(b) = c.batch_size {
-            config = config.with_batch_size(b);
-        }
-        if let Some(lr) = c.lr {
-            config = config.with_learning_rate(lr);
-        }
+        apply_common_overrides!(config, c);
         let t = ScorePriorTrainer::<B>::new(config, &data.dataset, Some(&c.out), device)?;
         data.meta.save(&c.out)?;
         t
     };
-    let total = trainer.config().steps;
-    let mut history = History::open(&c.out, trainer.step())?;
-    let mut bar = Progress::new("prior", total, trainer.step(), c.quiet);
-    trainer.run(|p| {
-        history.push(p.step, p.loss);
-        bar.update(p.step, p.loss);
-        ControlFlow::Continue(())
+    let (total, done) = (trainer.config().steps, trainer.step());
+    track_steps(&c.out, "prior", total, done, c.quiet, |on_step| {
+        Ok(trainer.run(|p| {
+            on_step(p.step, p.loss);
+            ControlFlow::Continue(())
+        })?)
     })?;
-    history.flush()?;
-    bar.finish();
     eprintln!(
         "prior trained: {} steps, last loss {:.4}, checkpoint {}",
         trainer.step(),
@@ -414,29 +403,18 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
             .with_final_lr_fraction(0.1)
             .with_seed(c.seed)
             .with_checkpoint_every(c.checkpoint_every);
-        if let Some(s) = c.steps {
-            config = config.with_steps(s);
-        }
-        if let Some(b) = c.batch_size {
-            config = config.with_batch_size(b);
-        }
-        if let Some(lr) = c.lr {
-            config = config.with_learning_rate(lr);
-        }
+        apply_common_overrides!(config, c);
         let t = AmortizedTrainer::new(config, prior, &data.dataset, Some(&c.out), device)?;
         data.meta.save(&c.out)?;
         t
     };
-    let total = trainer.config().steps;
-    let mut history = History::open(&c.out, trainer.step())?;
-    let mut bar = Progress::new("sampler", total, trainer.step(), c.quiet);
-    trainer.run(|p| {
-        history.push(p.step, p.loss);
-        bar.update(p.step, p.loss);
-        ControlFlow::Continue(())
+    let (total, done) = (trainer.config().steps, trainer.step());
+    track_steps(&c.out, "sampler", total, done, c.quiet, |on_step| {
+        Ok(trainer.run(|p| {
+            on_step(p.step, p.loss);
+            ControlFlow::Continue(())
+        })?)
     })?;
-    history.flush()?;
-    bar.finish();
     eprintln!(
         "sampler trained: {} steps, last loss {:.4}",
         trainer.step(),
@@ -479,6 +457,45 @@ pub(crate) fn task_degradation(
     }
     Ok((mask_rate, sigma))
 }
+
+/// Runs a training loop with a progress bar and `dir/history.csv`: `run` gets a callback to
+/// call with `(step, loss)` after every step. The history is written even when `run` fails
+/// (rows past the last checkpoint are dropped again on `--resume`).
+pub(crate) fn track_steps(
+    dir: &Path,
+    what: &str,
+    total: usize,
+    done: usize,
+    quiet: bool,
+    run: impl FnOnce(&mut dyn FnMut(usize, f32)) -> Result<()>,
+) -> Result<()> {
+    let mut history = History::open(dir, done)?;
+    let mut bar = Progress::new(what, total, done, quiet);
+    let result = run(&mut |step, loss| {
+        history.push(step, loss);
+        bar.update(step, loss);
+    });
+    history.flush()?;
+    bar.finish();
+    result
+}
+
+/// Applies the `--steps`, `--batch-size` and `--lr` overrides of [`CommonTrainArgs`] to a
+/// training config (any of the flows crate's configs with those builder methods).
+macro_rules! apply_common_overrides {
+    ($config:ident, $common:expr) => {
+        if let Some(s) = $common.steps {
+            $config = $config.with_steps(s);
+        }
+        if let Some(b) = $common.batch_size {
+            $config = $config.with_batch_size(b);
+        }
+        if let Some(lr) = $common.lr {
+            $config = $config.with_learning_rate(lr);
+        }
+    };
+}
+pub(crate) use apply_common_overrides;
 
 /// `history.csv` (`step,loss`) of a run; on resume, rows past the checkpoint are dropped so
 /// the file matches the resumed run.
