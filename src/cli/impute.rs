@@ -288,17 +288,22 @@ fn run_impute<B: AutodiffBackend>(args: &ImputeArgs, device: &B::Device) -> Resu
         bar.tick("cnf");
     }
     // DPS / MCG with the sampler's prior.
-    for (name, variant) in [("dps", DpsVariant::Dps), ("mcg", DpsVariant::Mcg)] {
-        if !want(name) {
-            continue;
-        }
+    // The sampler's prior, loaded once for both guided samplers.
+    let guided_prior = if want("dps") || want("mcg") {
         let prior_dir = meta
             .prior
             .clone()
             .context("the sampler's meshflow.json names no prior")?;
         let (prior, prior_config) = load_trained_prior::<B>(&prior_dir, device)
             .with_context(|| format!("loading the prior in {}", prior_dir.display()))?;
-        let prior = prior.no_grad();
+        Some((prior.no_grad(), prior_config))
+    } else {
+        None
+    };
+    for (name, variant) in [("dps", DpsVariant::Dps), ("mcg", DpsVariant::Mcg)] {
+        let Some((prior, prior_config)) = guided_prior.as_ref().filter(|_| want(name)) else {
+            continue;
+        };
         let config = DpsConfig::new()
             .with_steps(args.dps_steps)
             .with_step_size(args.dps_step_size)
@@ -313,7 +318,7 @@ fn run_impute<B: AutodiffBackend>(args: &ImputeArgs, device: &B::Device) -> Resu
             device,
         );
         let t0 = Instant::now();
-        let out = dps_sample::<B, _, _>(&prior, &config, y, m, &mut rng);
+        let out = dps_sample::<B, _, _>(prior, &config, y, m, &mut rng);
         let per = t0.elapsed().as_secs_f64() / f as f64;
         let all = util::to_vec(out.samples);
         recon.push((name.into(), all.chunks(d).map(<[f32]>::to_vec).collect()));

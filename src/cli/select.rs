@@ -48,7 +48,7 @@ pub struct SelectionArgs {
 /// What the fields live on.
 #[derive(Debug, Clone)]
 pub enum Domain {
-    /// A sphere grid; `source_grid` is `Some` when the fields were resampled from it.
+    /// A sphere grid (the file's own, or the `--regrid` target).
     Grid {
         /// The grid the fields are on.
         grid: SphereGrid,
@@ -186,12 +186,14 @@ impl SelectionArgs {
                 images.display()
             )
         })?;
+        // The IDX file is read once: its image count resolves the slice, then the images
+        // are projected.
+        let pixels = crate::datasets::idx::read_mnist_images(images)
+            .with_context(|| format!("reading {}", images.display()))?;
+        let n = pixels.shape[0];
         let range = match self.range()? {
-            None => 0..usize::MAX,
+            None => 0..n,
             Some(r) => {
-                let n = crate::datasets::idx::read_mnist_images(images)
-                    .with_context(|| format!("reading {}", images.display()))?
-                    .shape[0];
                 let idx = r.resolve(n).map_err(|e| anyhow::anyhow!("--fields: {e}"))?;
                 match (idx.first(), idx.last()) {
                     (Some(&a), Some(&b)) if b + 1 - a == idx.len() => a..b + 1,
@@ -199,21 +201,9 @@ impl SelectionArgs {
                 }
             }
         };
-        let range = if range.end == usize::MAX {
-            0..crate::datasets::idx::read_mnist_images(images)
-                .with_context(|| format!("reading {}", images.display()))?
-                .shape[0]
-        } else {
-            range
-        };
-        let set = MeshImageDataset::from_mnist(
-            mesh,
-            images,
-            None::<&Path>,
-            range.clone(),
-            bunny_placement(),
-        )
-        .with_context(|| format!("projecting {} onto the mesh", images.display()))?;
+        let set =
+            MeshImageDataset::from_images(mesh, &pixels, None, range.clone(), bunny_placement())
+                .with_context(|| format!("projecting {} onto the mesh", images.display()))?;
         Ok(Selected {
             labels: range.clone().map(|i| format!("image {i}")).collect(),
             groups: range.collect(),
