@@ -112,3 +112,51 @@ fn bad_input_gives_clear_errors() {
     let unknown = tmp("mesh.stl", b"solid x\n");
     fails_cleanly(&["info", unknown.to_str().unwrap()], &["unsupported"]);
 }
+
+#[test]
+fn a_config_file_sets_options_and_the_command_line_overrides_them() {
+    let eigenvalue_count = |v: &serde_json::Value| v["eigenvalues"].as_array().unwrap().len();
+    let cfg = tmp("spectrum.toml", b"json = true\n[spectrum]\nk = 3\n");
+    let cfg = cfg.to_str().unwrap();
+    let v = json_of(&["spectrum", "icosphere:2", "--config", cfg]);
+    assert_eq!(eigenvalue_count(&v), 3);
+    let v = json_of(&["--config", cfg, "spectrum", "icosphere:2", "-k", "5"]);
+    assert_eq!(eigenvalue_count(&v), 5, "the command line wins");
+
+    for (name, text, needle) in [
+        (
+            "typo.toml",
+            "[spectrum]\nkk = 3\n",
+            "`kk` is not an option of `meshflow spectrum`",
+        ),
+        (
+            "broken.toml",
+            "[spectrum\nk = 3\n",
+            "is not a valid TOML file",
+        ),
+        (
+            "kind.toml",
+            "[spectrum]\nk = \"many\"\n",
+            "invalid value 'many' for '--k",
+        ),
+    ] {
+        let path = tmp(name, text.as_bytes());
+        let out = common::meshflow(&[
+            "spectrum",
+            "icosphere:2",
+            "--config",
+            path.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{name}: a usage error: {err}");
+        assert!(
+            err.contains(needle),
+            "{name}: expected `{needle}` in: {err}"
+        );
+        assert!(!err.contains("panicked"), "{err}");
+    }
+    let missing = std::env::temp_dir().join("meshflow-no-such-config.toml");
+    let out = common::meshflow(&["info", "bunny", "--config", missing.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("reading the config file"));
+}

@@ -65,22 +65,30 @@ fn train_prior_sampler_and_impute_end_to_end() {
         String::from_utf8_lossy(&out.stderr)
     );
     assert_eq!(history_rows(&prior).len(), 12);
-    let out = meshflow(&[
+    // The resume's options come from a config file (`--data` stays on the command line and
+    // overrides the file's), and `--json` reports the run.
+    let config = dir.join("resume.toml");
+    std::fs::write(
+        &config,
+        "data = \"not-this-file.npz\"\n[train-prior]\nsteps = 20\nresume = true\njson = true\n",
+    )
+    .unwrap();
+    let report = json_of(&[
         "train-prior",
         "--data",
         s(&data),
         "--out",
         s(&prior),
-        "--steps",
-        "20",
-        "--resume",
-        "--quiet",
+        "--config",
+        s(&config),
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_eq!(report["model"], "prior");
+    assert_eq!(report["steps"], 20);
+    assert!(report["last_loss"].as_f64().unwrap().is_finite());
+    assert!(report["checkpoint"]
+        .as_str()
+        .unwrap()
+        .ends_with("checkpoint-000000020"));
     let rows = history_rows(&prior);
     assert_eq!(
         rows.iter().map(|r| r.0).collect::<Vec<_>>(),

@@ -144,6 +144,13 @@ fn render_draws_one_figure_per_grid_field() {
         dir.join("figures/001_t2m_2020-01-02.png").to_str().unwrap()
     );
     assert!(dir.join("figures/001_t2m_2020-01-02.png").is_file());
+    // With --json: one object listing the figures.
+    let stdout = run_ok(&["render", dir.to_str().unwrap(), "--fields", "0", "--json"]);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(
+        v["figures"],
+        serde_json::json!([dir.join("figures/000_t2m_2020-01-01.png")])
+    );
     std::fs::remove_dir_all(&dir).unwrap();
 }
 
@@ -207,6 +214,18 @@ fn view_saves_a_recording() {
     let bytes = std::fs::read(&rrd).unwrap();
     assert!(bytes.len() > 10_000, "{} bytes", bytes.len());
     assert_eq!(&bytes[..3], b"RRF", "an rrd file starts with its magic");
+    let stdout = run_ok(&[
+        "view",
+        dir.to_str().unwrap(),
+        "--save",
+        rrd.to_str().unwrap(),
+        "--fields",
+        "1",
+        "--json",
+    ]);
+    let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(v["recording"], rrd.to_str().unwrap());
+    assert_eq!(v["fields"], 1);
     std::fs::remove_dir_all(&dir).unwrap();
 }
 

@@ -143,6 +143,7 @@ fn common(
         resume: out.join("meshflow.json").is_file(),
         device: args.device,
         quiet: args.quiet,
+        json: false,
     }
 }
 
@@ -216,6 +217,8 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         out: Some(figures.clone()),
         camera: meshflow_viewers::figure::View::Oblique,
         fields: None,
+        quiet: args.quiet,
+        json: false,
     })?;
     let rrd = args.out.join("meshflow.rrd");
     super::view::view(&super::view::ViewArgs {
@@ -224,6 +227,8 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         spawn: false,
         fields: None,
         model: Some(sampler_dir.clone()),
+        quiet: args.quiet,
+        json: false,
     })?;
     println!(
         "done in {:.0} s: figures in {}, recording {} (open it with `rerun {}`), \

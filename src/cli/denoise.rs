@@ -31,8 +31,8 @@ use super::impute::{physical, score, score_table, write_grid_nc, GridVar, Method
 use super::progress::Progress;
 use super::select::{Selected, SelectionArgs};
 use super::train::{
-    apply_common_overrides, check_same_meta, normalised_rows, prepare, raise_steps, track_steps,
-    CommonTrainArgs, RunMeta,
+    apply_common_overrides, check_same_meta, normalised_rows, prepare, raise_steps, report_trained,
+    track_steps, CommonTrainArgs, RunMeta,
 };
 use crate::datasets::noise::{CorrelatedGaussianNoise, NoiseModel, NoiseSpec};
 use crate::datasets::npy::{write_npz, NpyArray};
@@ -293,23 +293,20 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
     };
     let (total, done) = (trainer.config().steps, trainer.step());
     let t0 = Instant::now();
-    track_steps(&c.out, method.name(), total, done, c.quiet, |on_step| {
+    track_steps(&c.out, method.name(), total, done, c.silent(), |on_step| {
         Ok(trainer.run(|p| {
             on_step(p.step, p.loss);
             ControlFlow::Continue(())
         })?)
     })?;
-    eprintln!(
-        "{} trained: {} steps in {:.1} s, last loss {:.4}, checkpoint {}",
+    report_trained(
+        c,
         method.name(),
         trainer.step(),
+        trainer.last_loss(),
+        trainer.last_checkpoint(),
         t0.elapsed().as_secs_f64(),
-        trainer.last_loss().unwrap_or(f32::NAN),
-        trainer
-            .last_checkpoint()
-            .map_or("-".into(), |p| p.display().to_string())
-    );
-    Ok(())
+    )
 }
 
 /// `meshflow.json` of a denoiser run, with its noise spec.

@@ -4,6 +4,7 @@
 //! Mesh and grid commands live in `mesh`, data-file commands (GRIB, NetCDF, NPZ) in `data`.
 
 pub(crate) mod backend;
+pub mod config;
 mod data;
 pub mod demo;
 pub mod denoise;
@@ -27,6 +28,11 @@ use crate::datasets::cf::Calendar;
 #[derive(Debug, Parser)]
 #[command(name = "meshflow", version, about, long_about = None)]
 pub struct Cli {
+    /// Read options from a TOML file: keys are long option names (`steps = 4000`), top-level
+    /// keys apply to every command that has the option, `[train-prior]`-style tables to one
+    /// command; options on the command line win.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<std::path::PathBuf>,
     /// The command to run.
     #[command(subcommand)]
     pub command: Command,

@@ -9,6 +9,7 @@
 use std::io::Write;
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use burn::tensor::backend::AutodiffBackend;
@@ -112,6 +113,47 @@ pub struct CommonTrainArgs {
     /// No progress bar.
     #[arg(long)]
     pub quiet: bool,
+    /// No progress bar; print one JSON object (`model`, `out`, `steps`, `last_loss`,
+    /// `checkpoint`, `seconds`) when training ends.
+    #[arg(long)]
+    pub json: bool,
+}
+
+impl CommonTrainArgs {
+    /// Whether progress bars are hidden.
+    pub fn silent(&self) -> bool {
+        self.quiet || self.json
+    }
+}
+
+/// The end-of-training report of every trainer: one line on stderr, or with `--json` one
+/// object on stdout.
+pub(crate) fn report_trained(
+    c: &CommonTrainArgs,
+    what: &str,
+    steps: usize,
+    last_loss: Option<f32>,
+    checkpoint: Option<&Path>,
+    seconds: f64,
+) -> Result<()> {
+    if c.json {
+        let v = serde_json::json!({
+            "model": what,
+            "out": c.out,
+            "steps": steps,
+            "last_loss": last_loss,
+            "checkpoint": checkpoint,
+            "seconds": seconds,
+        });
+        println!("{}", serde_json::to_string(&v)?);
+    } else {
+        eprintln!(
+            "{what} trained: {steps} steps in {seconds:.1} s, last loss {:.4}, checkpoint {}",
+            last_loss.unwrap_or(f32::NAN),
+            checkpoint.map_or("-".into(), |p| p.display().to_string())
+        );
+    }
+    Ok(())
 }
 
 /// Arguments of `meshflow train-prior`.
@@ -295,21 +337,21 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
         t
     };
     let (total, done) = (trainer.config().steps, trainer.step());
-    track_steps(&c.out, "prior", total, done, c.quiet, |on_step| {
+    let t0 = Instant::now();
+    track_steps(&c.out, "prior", total, done, c.silent(), |on_step| {
         Ok(trainer.run(|p| {
             on_step(p.step, p.loss);
             ControlFlow::Continue(())
         })?)
     })?;
-    eprintln!(
-        "prior trained: {} steps, last loss {:.4}, checkpoint {}",
+    report_trained(
+        c,
+        "prior",
         trainer.step(),
-        trainer.last_loss().unwrap_or(f32::NAN),
-        trainer
-            .last_checkpoint()
-            .map_or("-".into(), |p| p.display().to_string())
-    );
-    Ok(())
+        trainer.last_loss(),
+        trainer.last_checkpoint(),
+        t0.elapsed().as_secs_f64(),
+    )
 }
 
 /// Raises `steps` in `dir/config.json` when `--steps` asks for more than the saved run.
@@ -409,18 +451,21 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
         t
     };
     let (total, done) = (trainer.config().steps, trainer.step());
-    track_steps(&c.out, "sampler", total, done, c.quiet, |on_step| {
+    let t0 = Instant::now();
+    track_steps(&c.out, "sampler", total, done, c.silent(), |on_step| {
         Ok(trainer.run(|p| {
             on_step(p.step, p.loss);
             ControlFlow::Continue(())
         })?)
     })?;
-    eprintln!(
-        "sampler trained: {} steps, last loss {:.4}",
+    report_trained(
+        c,
+        "sampler",
         trainer.step(),
-        trainer.last_loss().unwrap_or(f32::NAN)
-    );
-    Ok(())
+        trainer.last_loss(),
+        trainer.last_checkpoint(),
+        t0.elapsed().as_secs_f64(),
+    )
 }
 
 /// The VP-SDE a prior was trained with.
@@ -502,6 +547,11 @@ pub(crate) use apply_common_overrides;
 pub(crate) struct History {
     path: PathBuf,
     rows: Vec<(usize, f32)>,
+    /// When the file was last written: it is rewritten every [`History::FLUSH_EVERY`] so a
+    /// killed run keeps its curve.
+    last_flush: Instant,
+    /// The first failed periodic write, reported by [`History::flush`].
+    write_error: Option<anyhow::Error>,
 }
 
 impl History {
@@ -520,16 +570,35 @@ impl History {
                 .collect(),
             Err(_) => Vec::new(),
         };
-        Ok(Self { path, rows })
+        Ok(Self {
+            path,
+            rows,
+            last_flush: Instant::now(),
+            write_error: None,
+        })
     }
 
-    /// Records one step.
+    const FLUSH_EVERY: std::time::Duration = std::time::Duration::from_secs(10);
+
+    /// Records one step; rewrites the file when the last write is older than
+    /// [`History::FLUSH_EVERY`].
     pub(crate) fn push(&mut self, step: usize, loss: f32) {
         self.rows.push((step, loss));
+        if self.write_error.is_none() && self.last_flush.elapsed() >= Self::FLUSH_EVERY {
+            self.last_flush = Instant::now();
+            self.write_error = self.write().err();
+        }
     }
 
-    /// Writes the file atomically.
-    pub(crate) fn flush(&self) -> Result<()> {
+    /// Writes the file atomically; reports a failed periodic write too.
+    pub(crate) fn flush(&mut self) -> Result<()> {
+        if let Some(e) = self.write_error.take() {
+            return Err(e);
+        }
+        self.write()
+    }
+
+    fn write(&self) -> Result<()> {
         let mut out = Vec::with_capacity(16 * self.rows.len() + 10);
         writeln!(out, "step,loss")?;
         for (s, l) in &self.rows {

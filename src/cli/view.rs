@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use serde::Deserialize;
 
+use super::progress::Progress;
 use crate::datasets::field::FieldRange;
 use crate::datasets::npy::read_npz;
 use crate::datasets::NdArray;
@@ -38,6 +39,13 @@ pub struct RenderArgs {
     /// The fields to draw, Python slice syntax over the result's fields: `0:4`, `-1`, `::2`.
     #[arg(long, value_name = "A:B", allow_hyphen_values = true)]
     pub fields: Option<String>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// No progress bar; print one JSON object `{"figures": [PNG paths]}` instead of one path
+    /// per line.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Arguments of `meshflow view`.
@@ -59,6 +67,12 @@ pub struct ViewArgs {
     /// shown as a curve on the `step` timeline.
     #[arg(long, value_name = "DIR")]
     pub model: Option<PathBuf>,
+    /// No progress bar.
+    #[arg(long)]
+    pub quiet: bool,
+    /// No progress bar; print one JSON object `{"recording": FILE.rrd or null, "fields": N}`.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn parse_view(s: &str) -> std::result::Result<View, String> {
@@ -285,7 +299,10 @@ pub(crate) fn render(args: &RenderArgs) -> Result<()> {
         .clone()
         .unwrap_or_else(|| args.result.join("figures"));
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    for f in result.selection(args.fields.as_deref())? {
+    let fields = result.selection(args.fields.as_deref())?;
+    let mut bar = Progress::new("render", fields.len(), 0, args.quiet || args.json);
+    let mut written = Vec::with_capacity(fields.len());
+    for f in fields {
         let label = &result.meta.fields[f];
         let field = result.field(f);
         let r = result.reconstruction(&field);
@@ -302,7 +319,16 @@ pub(crate) fn render(args: &RenderArgs) -> Result<()> {
             .with_context(|| format!("drawing field {f} ({label})"))?;
         let path = out.join(format!("{f:03}_{}.png", entity_name(label)));
         fig.save_png(&path)?;
-        println!("{}", path.display());
+        bar.tick(label);
+        written.push(path);
+    }
+    bar.finish();
+    if args.json {
+        println!("{}", serde_json::json!({ "figures": written }));
+    } else {
+        for p in &written {
+            println!("{}", p.display());
+        }
     }
     Ok(())
 }
@@ -319,6 +345,8 @@ pub(crate) fn view(args: &ViewArgs) -> Result<()> {
     .open()?;
     let mut tabs = Vec::new();
     let mut used = std::collections::HashSet::new();
+    let mut bar = Progress::new("record", fields.len(), 0, args.quiet || args.json);
+    let count = fields.len();
     for f in fields {
         let label = &result.meta.fields[f];
         let mut name = entity_name(label);
@@ -331,7 +359,9 @@ pub(crate) fn view(args: &ViewArgs) -> Result<()> {
         let logged = log_reconstruction(&rec, &root, &result.reconstruction(&field))
             .with_context(|| format!("logging field {f} ({label})"))?;
         tabs.push((root, logged));
+        bar.tick(label);
     }
+    bar.finish();
     let mut curves = None;
     if let Some(model) = &args.model {
         let history = model.join("history.csv");
@@ -348,7 +378,12 @@ pub(crate) fn view(args: &ViewArgs) -> Result<()> {
     send_reconstruction_blueprint(&rec, &tabs, curves)?;
     rec.flush_blocking().context("writing the recording")?;
     drop(rec);
-    if let Some(p) = &args.save {
+    if args.json {
+        println!(
+            "{}",
+            serde_json::json!({ "recording": args.save, "fields": count })
+        );
+    } else if let Some(p) = &args.save {
         println!("{}", p.display());
     }
     Ok(())
