@@ -58,6 +58,7 @@
 //! so results are reproducible and training resumes exactly.
 
 pub mod amortized;
+pub mod basis;
 pub mod classical;
 pub mod dps;
 pub mod dsm;

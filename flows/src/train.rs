@@ -32,6 +32,7 @@ use crate::dsm::dsm_loss;
 use crate::error::FlowError;
 // NB: do not import `crate::Result` here: burn's `#[derive(Config)]` expands to code that names
 // `Result<T, E>` unqualified, which a one-parameter alias in scope breaks.
+use crate::basis::PrincipalBasis;
 use crate::score::{MlpScore, MlpScoreConfig};
 use crate::util;
 
@@ -409,21 +410,36 @@ pub struct ScorePriorTrainer<B: AutodiffBackend> {
 impl<B: AutodiffBackend> ScorePriorTrainer<B> {
     /// Starts a new run. With `checkpoint_dir`, the directory is created, must not already hold
     /// checkpoints, and receives `config.json`.
+    ///
+    /// With `config.model.data_basis_rank > 0` the principal directions of `data` are fitted
+    /// first ([`PrincipalBasis::fit`]) and the rank found is what `config.json` records.
     pub fn new(
-        config: TrainConfig,
+        mut config: TrainConfig,
         data: &SignalDataset,
         checkpoint_dir: Option<&Path>,
         device: &B::Device,
     ) -> crate::Result<Self> {
         config.validate()?;
         check_dim(&config, data)?;
-        let state = MlpTrainState::fresh(
+        let basis = match config.model.data_basis_rank {
+            0 => None,
+            rank => {
+                let fit = PrincipalBasis::fit(&data.values, data.len, data.dim, rank)?;
+                config.model.data_basis_rank = fit.rank();
+                Some(fit)
+            }
+        };
+        let mut state = MlpTrainState::fresh(
             &config,
             &config.model,
             &config.optimizer,
             checkpoint_dir,
             device,
         )?;
+        if let Some(fit) = &basis {
+            state.model = state.model.with_data_basis(fit)?;
+            state.ema = state.model.valid();
+        }
         Ok(Self {
             state,
             data: data.to_tensor(device),

@@ -388,15 +388,15 @@ mod tests {
             steps = 4000
             batch_size = 32
             quiet = true
-            json = true  # not an option of train-prior, but of other commands
+            baselines = true  # not an option of train-prior, but of denoise eval
         "#;
         let err = expand(&["train-prior", "--out", "p"], text).unwrap_err();
         assert!(
             err.to_string()
-                .contains("`json` is not an option of `meshflow train-prior`"),
+                .contains("`baselines` is not an option of `meshflow train-prior`"),
             "{err}"
         );
-        let text = text.replace("json = true", "");
+        let text = text.replace("baselines = true", "");
         let out = expand(&["train-prior", "--out", "p", "--seed=7"], &text).unwrap();
         assert_eq!(
             out,

@@ -168,6 +168,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         blocks: 2,
         beta_max: 20.0,
         sigma_data: 0.5,
+        basis_rank: 512,
         common: common(args, &prior_dir, p.prior_steps, 64, Some(1e-3)),
     })?;
 

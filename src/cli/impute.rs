@@ -32,8 +32,8 @@ use crate::datasets::netcdf::writer::{write_cf_grid, CfGrid, DataVar, LeadingAxi
 use crate::datasets::npy::{write_npz, NpyArray};
 use crate::datasets::NdArray;
 use crate::flows::classical::{
-    log_grid, Degradation, GmrfFitOptions, GmrfKriging, HarmonicFill, MaternParams, NearestFill,
-    Reconstructor, SpdeGmrf, StdMethod,
+    log_grid, Degradation, GmrfFitOptions, GmrfKriging, HarmonicFill, MaternParams, MeshRepair,
+    NearestFill, Reconstructor, SpdeGmrf, StdMethod,
 };
 use crate::flows::prelude::*;
 use crate::flows::util;
@@ -332,10 +332,24 @@ fn run_impute<B: AutodiffBackend>(args: &ImputeArgs, device: &B::Device) -> Resu
     if want("nearest") {
         classical.push(("nearest".into(), Box::new(NearestFill::new(mesh))));
     }
+    // The Laplacian methods run on the repaired mesh (scans carry unused vertices and
+    // duplicate faces); removed vertices are filled from their nearest observed vertex.
+    let repair = MeshRepair::new(mesh);
+    if repair.removed_vertices() > 0 {
+        eprintln!(
+            "note: harmonic and kriging run on the repaired mesh ({} unused vertices filled \
+             from their nearest observed vertex)",
+            repair.removed_vertices()
+        );
+    }
+    let train_kept = train
+        .iter()
+        .map(|row| repair.restrict(row))
+        .collect::<std::result::Result<Vec<_>, _>>()?;
     if want("harmonic") {
-        let fit = HarmonicFill::new(mesh, 1.0).and_then(|h| {
+        let fit = HarmonicFill::new(&repair.mesh, 1.0).and_then(|h| {
             let fit = h.fit_alpha(
-                &train[..train.len().min(16)],
+                &train_kept[..train_kept.len().min(16)],
                 &degradation,
                 args.seed,
                 &log_grid(1e-4, 1e2, 13)?,
@@ -343,16 +357,16 @@ fn run_impute<B: AutodiffBackend>(args: &ImputeArgs, device: &B::Device) -> Resu
             h.with_alpha(fit.alpha)
         });
         match fit {
-            Ok(h) => classical.push(("harmonic".into(), Box::new(h))),
+            Ok(h) => classical.push(("harmonic".into(), Box::new(repair.clone().wrap(h)))),
             Err(e) => eprintln!("warning: harmonic fill unavailable: {e}"),
         }
     }
     if want("kriging") {
-        let fit = MaternParams::fit(mesh, &train, &GmrfFitOptions::default())
-            .and_then(|fit| SpdeGmrf::new(mesh, fit.params))
+        let fit = MaternParams::fit(&repair.mesh, &train_kept, &GmrfFitOptions::default())
+            .and_then(|fit| SpdeGmrf::new(&repair.mesh, fit.params))
             .and_then(|model| GmrfKriging::new(model, sigma, StdMethod::default()));
         match fit {
-            Ok(k) => classical.push(("kriging".into(), Box::new(k))),
+            Ok(k) => classical.push(("kriging".into(), Box::new(repair.clone().wrap(k)))),
             Err(e) => eprintln!("warning: kriging unavailable: {e}"),
         }
     }

@@ -179,6 +179,12 @@ pub struct TrainPriorArgs {
     /// noise when --hidden is below the number of vertices).
     #[arg(long, default_value_t = 0.5)]
     pub sigma_data: f64,
+    /// The network works in at most this many principal directions (EOFs) of the training
+    /// fields, each preconditioned with its own standard deviation, and treats the rest as a
+    /// Gaussian with a cross-validated variance; 0 = off (one σ_d for every vertex, see
+    /// --sigma-data). With few training fields the prior is then sharp where they say nothing.
+    #[arg(long, default_value_t = 512)]
+    pub basis_rank: usize,
     /// Training options.
     #[command(flatten)]
     pub common: CommonTrainArgs,
@@ -326,6 +332,7 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
             .with_hidden(args.hidden)
             .with_blocks(args.blocks)
             .with_sigma_data(args.sigma_data)
+            .with_data_basis_rank(args.basis_rank.min(dim))
             .with_sde(sde)
             .with_seed(c.seed);
         let mut config = TrainConfig::new(model)
@@ -336,6 +343,12 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
         data.meta.save(&c.out)?;
         t
     };
+    if trainer.config().model.data_basis_rank > 0 {
+        eprintln!(
+            "prior: the network works in {} principal directions of the training fields",
+            trainer.config().model.data_basis_rank
+        );
+    }
     let (total, done) = (trainer.config().steps, trainer.step());
     let t0 = Instant::now();
     track_steps(&c.out, "prior", total, done, c.silent(), |on_step| {

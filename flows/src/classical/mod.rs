@@ -55,6 +55,7 @@ mod gmrf;
 mod harmonic;
 mod heat_denoise;
 mod nearest;
+mod repaired;
 #[cfg(test)]
 mod tests;
 
@@ -64,6 +65,7 @@ pub use gmrf::{
 pub use harmonic::{AlphaFit, HarmonicFill};
 pub use heat_denoise::{heat_denoise, noisier_heat_time, sure_heat_time, HeatTimeChoice};
 pub use nearest::NearestFill;
+pub use repaired::{MeshRepair, OnRepairedMesh};
 
 use meshflow_geometry::signal::Mask;
 use rand::Rng;
