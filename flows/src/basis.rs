@@ -147,7 +147,7 @@ fn decompose(
     let top = eig.eigenvalues[order[0]].max(0.0);
     for &k in order.iter().take(max_rank.min(dim)) {
         let lambda = eig.eigenvalues[k];
-        if !(lambda > 1e-10 * top) || top == 0.0 {
+        if lambda.is_nan() || lambda <= 1e-10 * top || top == 0.0 {
             break;
         }
         if by_gram {
