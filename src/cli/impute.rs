@@ -550,13 +550,7 @@ pub fn write_result(dir: &Path, out: &ImputeOutput) -> Result<()> {
         let data: Vec<f32> = preds.iter().flat_map(|p| physical(p, norm)).collect();
         arrays.push((format!("recon_{name}"), f32_array(vec![f, v], data)?));
     }
-    let mean = out
-        .recon
-        .iter()
-        .find(|(n, _)| n == "cnf-mean")
-        .or(out.recon.first())
-        .map(|(_, p)| p);
-    if let Some(mean) = mean {
+    if let Some((_, mean)) = best_recon(out) {
         let data: Vec<f32> = mean.iter().flat_map(|p| physical(p, norm)).collect();
         arrays.push(("mean".into(), f32_array(vec![f, v], data)?));
     }
@@ -612,8 +606,8 @@ pub fn write_result(dir: &Path, out: &ImputeOutput) -> Result<()> {
     Ok(())
 }
 
-/// The reconstruction written to the user's format: the flow's posterior mean when it ran,
-/// else the first method.
+/// The reconstruction written to the user's format (and as `mean` in `result.npz`): the flow's
+/// posterior mean when it ran, else the first method that is not the unfilled `noisy` input.
 fn best_recon(out: &ImputeOutput) -> Option<(&str, &Vec<Vec<f32>>)> {
     out.recon
         .iter()
