@@ -47,6 +47,7 @@ use rand::{rngs::StdRng, Rng};
 use crate::dsm::{dsm_elbo_surrogate, ElboOptions};
 use crate::error::FlowError;
 // NB: no `crate::Result` import: burn's `#[derive(Config)]` names `Result<T, E>` unqualified.
+use crate::basis::DataBasis;
 use crate::realnvp::{ConditionalRealNvp, ConditionalRealNvpConfig};
 use crate::score::ScoreNetwork;
 use crate::sde::VpSde;
@@ -391,8 +392,12 @@ where
     M: MeasurementModel<B>,
 {
     /// Like [`AmortizedTrainer::new`] with any measurement model.
+    ///
+    /// When the prior has a principal basis ([`ScoreNetwork::data_basis`]), the flow maps its
+    /// output through it (see [`ConditionalRealNvpConfig::output_basis_rank`]), so it starts
+    /// from the prior's Gaussian instead of `N(0, I)`.
     pub fn with_measurement_model(
-        config: SamplerTrainConfig,
+        mut config: SamplerTrainConfig,
         prior: P,
         measurements: M,
         data: &SignalDataset,
@@ -401,11 +406,16 @@ where
     ) -> crate::Result<Self> {
         config.validate()?;
         check_dims(&config, &prior, data)?;
+        let basis = prior.data_basis().cloned();
+        config.flow.output_basis_rank = basis.as_ref().map_or(0, DataBasis::rank);
         if let Some(dir) = checkpoint_dir {
             prepare_run_dir(dir, &config)?;
         }
         let data_t = data.to_tensor::<B>(device);
         let mut flow = config.flow.init::<B>(device);
+        if let Some(basis) = basis {
+            flow = flow.with_output_basis(basis)?;
+        }
         if config.data_init {
             // A fixed RNG stream distinct from every step's.
             let mut rng = step_rng(config.seed, u64::MAX);

@@ -9,7 +9,11 @@
 //! untrained network is already the Gaussian (EOF) prior, and training adds what is not
 //! Gaussian.
 
+use burn::module::{Module, Param};
+use burn::tensor::{backend::Backend, Tensor};
 use nalgebra::{DMatrix, SymmetricEigen};
+
+use crate::util;
 
 /// The principal directions of a set of signals.
 #[derive(Clone, Debug, PartialEq)]
@@ -103,6 +107,114 @@ impl PrincipalBasis {
             residual_std: residual_std.max(floor).max(1e-12) as f32,
             dim,
         })
+    }
+}
+
+/// The training data's principal directions inside an [`crate::score::MlpScore`] (see
+/// [`PrincipalBasis`]): constants of the module, saved with its weights and never
+/// optimised.
+///
+/// With `u = V (x_t − α μ)` (coordinates along the `r` directions `V`, `[r, D]`), the residual
+/// `p = (x_t − α μ) − Vᵀ u`, `q_k = √(σ² + α² s_k²)` per direction and `q_⊥ = √(σ² + α² s_⊥²)`:
+///
+/// ```text
+/// α D_u  = (α² s² / q²) ⊙ u + (σ s / q) ⊙ F(u / q, t)          (EDM, per direction)
+/// score  = Vᵀ (α D_u − u) / σ²  −  p / q_⊥²
+/// ```
+///
+/// With `F = 0` (the zero-initialised output layer) this is the exact score of the Gaussian
+/// `N(μ, Vᵀ diag(s²) V + s_⊥² (I − VᵀV))` diffused by the VP-SDE; the network learns the rest.
+#[derive(Module, Debug)]
+pub struct DataBasis<B: Backend> {
+    mean: Param<Tensor<B, 1>>,
+    vectors: Param<Tensor<B, 2>>,
+    std: Param<Tensor<B, 1>>,
+    residual_std: Param<Tensor<B, 1>>,
+}
+
+fn constant<B: Backend, const D: usize>(t: Tensor<B, D>) -> Param<Tensor<B, D>> {
+    Param::from_tensor(t).set_require_grad(false)
+}
+
+impl<B: Backend> DataBasis<B> {
+    /// Zeros of the right shapes (`r` directions in `dim` dimensions), to load a record into.
+    pub fn placeholder(r: usize, dim: usize, device: &B::Device) -> Self {
+        Self {
+            mean: constant(Tensor::zeros([dim], device)),
+            vectors: constant(Tensor::zeros([r, dim], device)),
+            std: constant(Tensor::ones([r], device)),
+            residual_std: constant(Tensor::ones([1], device)),
+        }
+    }
+
+    /// The fitted basis as constant tensors.
+    pub fn from_fit(fit: &PrincipalBasis, device: &B::Device) -> Self {
+        let (r, d) = (fit.rank(), fit.dim);
+        Self {
+            mean: constant(util::tensor1(fit.mean.clone(), device)),
+            vectors: constant(util::tensor2(fit.vectors.clone(), r, d, device)),
+            std: constant(util::tensor1(fit.std.clone(), device)),
+            residual_std: constant(util::tensor1(vec![fit.residual_std], device)),
+        }
+    }
+
+    /// Number of directions `r`.
+    pub fn rank(&self) -> usize {
+        self.std.val().dims()[0]
+    }
+
+    /// Mean signal `μ`, `[D]`.
+    pub fn mean(&self) -> Tensor<B, 1> {
+        self.mean.val()
+    }
+
+    /// Orthonormal directions `V`, `[r, D]`.
+    pub fn vectors(&self) -> Tensor<B, 2> {
+        self.vectors.val()
+    }
+
+    /// Standard deviation along each direction `s`, `[r]`.
+    pub fn std(&self) -> Tensor<B, 1> {
+        self.std.val()
+    }
+
+    /// Standard deviation per dimension outside the directions `s_⊥`, `[1]`.
+    pub fn residual_std(&self) -> Tensor<B, 1> {
+        self.residual_std.val()
+    }
+
+    /// The data-shaped image of a whitened signal: `x = μ + A g` with
+    /// `A = Vᵀ diag(s) V + s_⊥ (I − VᵀV)` (symmetric positive definite). A standard-normal `g`
+    /// maps to the Gaussian of the basis.
+    ///
+    /// # Shapes
+    /// - `g`: `[N, D]` → `[N, D]`
+    pub fn to_data(&self, g: Tensor<B, 2>) -> Tensor<B, 2> {
+        let v = self.vectors();
+        let sp = self.residual_std().unsqueeze_dim::<2>(0); // [1, 1]
+        let u = g.clone().matmul(v.clone().transpose()); // [N, r]
+        let gain = self.std().unsqueeze_dim::<2>(0) - sp.clone(); // [1, r]
+        self.mean().unsqueeze_dim::<2>(0) + (u * gain).matmul(v) + g * sp
+    }
+
+    /// The inverse of [`DataBasis::to_data`]: `g = A⁻¹ (x − μ)`.
+    ///
+    /// # Shapes
+    /// - `x`: `[N, D]` → `[N, D]`
+    pub fn from_data(&self, x: Tensor<B, 2>) -> Tensor<B, 2> {
+        let v = self.vectors();
+        let inv_sp = self.residual_std().recip().unsqueeze_dim::<2>(0); // [1, 1]
+        let c = x - self.mean().unsqueeze_dim::<2>(0);
+        let u = c.clone().matmul(v.clone().transpose());
+        let gain = self.std().recip().unsqueeze_dim::<2>(0) - inv_sp.clone();
+        (u * gain).matmul(v) + c * inv_sp
+    }
+
+    /// `log|det A|` of [`DataBasis::to_data`]: `Σ log s_k + (D − r) log s_⊥`, `[1]`.
+    pub fn log_det(&self) -> Tensor<B, 1> {
+        let d = self.vectors().dims()[1];
+        let r = self.rank();
+        self.std().log().sum() + self.residual_std().log().mul_scalar((d - r) as f64)
     }
 }
 

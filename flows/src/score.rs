@@ -8,12 +8,12 @@
 //! [`GaussianScore`] is the exact score of a diffused Gaussian, for tests and baselines.
 
 use burn::config::Config;
-use burn::module::{Module, Param};
+use burn::module::Module;
 use burn::nn::Linear;
 use burn::tensor::{activation::silu, backend::Backend, Tensor};
 use rand::{rngs::StdRng, SeedableRng};
 
-use crate::basis::PrincipalBasis;
+use crate::basis::{DataBasis, PrincipalBasis};
 use crate::sde::VpSde;
 use crate::util::{self, LinearInit};
 
@@ -32,6 +32,12 @@ pub trait ScoreNetwork<B: Backend> {
     /// - `t`: `[N]`, in `[eps, T]`
     /// - output: `[N, D]`
     fn forward(&self, x_t: Tensor<B, 2>, t: Tensor<B, 1>) -> Tensor<B, 2>;
+
+    /// The principal basis of the training data the network is preconditioned with, if any
+    /// (an amortised sampler trained against this prior maps its output through it).
+    fn data_basis(&self) -> Option<&DataBasis<B>> {
+        None
+    }
 }
 
 /// Configuration of [`MlpScore`].
@@ -213,6 +219,10 @@ impl<B: Backend> ScoreNetwork<B> for MlpScore<B> {
         self.dim
     }
 
+    fn data_basis(&self) -> Option<&DataBasis<B>> {
+        self.basis.as_ref()
+    }
+
     /// # Shapes
     /// - `x_t`: `[N, D]`, `t`: `[N]` → `[N, D]`
     fn forward(&self, x_t: Tensor<B, 2>, t: Tensor<B, 1>) -> Tensor<B, 2> {
@@ -244,53 +254,6 @@ impl<B: Backend> ScoreNetwork<B> for MlpScore<B> {
     }
 }
 
-/// The training data's principal directions inside an [`MlpScore`] (see
-/// [`crate::basis::PrincipalBasis`]): constants of the module, saved with its weights and never
-/// optimised.
-///
-/// With `u = V (x_t − α μ)` (coordinates along the `r` directions `V`, `[r, D]`), the residual
-/// `p = (x_t − α μ) − Vᵀ u`, `q_k = √(σ² + α² s_k²)` per direction and `q_⊥ = √(σ² + α² s_⊥²)`:
-///
-/// ```text
-/// α D_u  = (α² s² / q²) ⊙ u + (σ s / q) ⊙ F(u / q, t)          (EDM, per direction)
-/// score  = Vᵀ (α D_u − u) / σ²  −  p / q_⊥²
-/// ```
-///
-/// With `F = 0` (the zero-initialised output layer) this is the exact score of the Gaussian
-/// `N(μ, Vᵀ diag(s²) V + s_⊥² (I − VᵀV))` diffused by the VP-SDE; the network learns the rest.
-#[derive(Module, Debug)]
-pub struct DataBasis<B: Backend> {
-    mean: Param<Tensor<B, 1>>,
-    vectors: Param<Tensor<B, 2>>,
-    std: Param<Tensor<B, 1>>,
-    residual_std: Param<Tensor<B, 1>>,
-}
-
-fn constant<B: Backend, const D: usize>(t: Tensor<B, D>) -> Param<Tensor<B, D>> {
-    Param::from_tensor(t).set_require_grad(false)
-}
-
-impl<B: Backend> DataBasis<B> {
-    fn placeholder(r: usize, dim: usize, device: &B::Device) -> Self {
-        Self {
-            mean: constant(Tensor::zeros([dim], device)),
-            vectors: constant(Tensor::zeros([r, dim], device)),
-            std: constant(Tensor::ones([r], device)),
-            residual_std: constant(Tensor::ones([1], device)),
-        }
-    }
-
-    fn from_fit(fit: &PrincipalBasis, device: &B::Device) -> Self {
-        let (r, d) = (fit.rank(), fit.dim);
-        Self {
-            mean: constant(util::tensor1(fit.mean.clone(), device)),
-            vectors: constant(util::tensor2(fit.vectors.clone(), r, d, device)),
-            std: constant(util::tensor1(fit.std.clone(), device)),
-            residual_std: constant(util::tensor1(vec![fit.residual_std], device)),
-        }
-    }
-}
-
 impl<B: Backend> MlpScore<B> {
     /// Installs the principal basis `fit` (whose rank must equal the config's
     /// `data_basis_rank` this network was built with).
@@ -303,7 +266,7 @@ impl<B: Backend> MlpScore<B> {
                 "this score network was built with data_basis_rank = 0".into(),
             ));
         };
-        let [r, d] = basis.vectors.val().dims();
+        let [r, d] = basis.vectors().dims();
         if fit.rank() != r || fit.dim != d {
             return Err(crate::FlowError::InvalidConfig(format!(
                 "the network expects a basis of {r} directions in {d} dimensions, got {} in {}",
@@ -311,7 +274,7 @@ impl<B: Backend> MlpScore<B> {
                 fit.dim
             )));
         }
-        let device = basis.vectors.val().device();
+        let device = basis.vectors().device();
         self.basis = Some(DataBasis::from_fit(fit, &device));
         Ok(self)
     }
@@ -327,18 +290,18 @@ impl<B: Backend> MlpScore<B> {
         let sigma = self.sde.sigma_tensor(t.clone()).unsqueeze_dim::<2>(1);
         let s2 = sigma.clone() * sigma.clone();
         let a2 = alpha.clone() * alpha.clone();
-        let v = basis.vectors.val(); // [r, D]
-        let centred = x_t - alpha.clone() * basis.mean.val().unsqueeze_dim::<2>(0);
+        let v = basis.vectors(); // [r, D]
+        let centred = x_t - alpha.clone() * basis.mean().unsqueeze_dim::<2>(0);
         let u = centred.clone().matmul(v.clone().transpose()); // [N, r]
         let residual = centred - u.clone().matmul(v.clone());
-        let std = basis.std.val().unsqueeze_dim::<2>(0); // [1, r]
+        let std = basis.std().unsqueeze_dim::<2>(0); // [1, r]
         let q2 = s2.clone() + a2.clone() * (std.clone() * std.clone()); // [N, r]
         let q = q2.clone().sqrt();
         let f = self.network(u.clone() / q.clone(), t);
         let alpha_d =
             u.clone() * (a2.clone() * std.clone() * std.clone() / q2) + f * (sigma * std / q);
         let score_u = (alpha_d - u) / s2.clone();
-        let sp = basis.residual_std.val().unsqueeze_dim::<2>(0); // [1, 1]
+        let sp = basis.residual_std().unsqueeze_dim::<2>(0); // [1, 1]
         let q_perp2 = s2 + a2 * (sp.clone() * sp);
         score_u.matmul(v) - residual / q_perp2
     }
