@@ -46,9 +46,11 @@ fn main() -> anyhow::Result<()> {
     let dim = data.dim();
 
     let prior_config = TrainConfig::new(
+        // Work in (at most 512) principal directions of the training fields; the sampler
+        // below maps its output through the same basis.
         MlpScoreConfig::new(dim)
             .with_hidden(256)
-            .with_sigma_data(0.5),
+            .with_data_basis_rank(512.min(dim)),
     )
     .with_steps(400)
     .with_learning_rate(1e-3)

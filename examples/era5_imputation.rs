@@ -50,11 +50,13 @@ fn main() -> anyhow::Result<()> {
     let data = SignalDataset::from_rows(&train_rows)?;
     let dim = data.dim();
 
-    // 3. A VP-SDE prior (EDM-preconditioned MLP), then the amortized sampler against it.
+    // 3. A VP-SDE prior (an MLP preconditioned in the data's principal basis), then the amortized sampler against it.
     let prior_config = TrainConfig::new(
+        // Work in (at most 512) principal directions of the training fields; the sampler
+        // below maps its output through the same basis.
         MlpScoreConfig::new(dim)
             .with_hidden(256)
-            .with_sigma_data(0.5),
+            .with_data_basis_rank(512.min(dim)),
     )
     .with_steps(400)
     .with_learning_rate(1e-3)
