@@ -508,7 +508,7 @@ fn fresh_spectral_filter_is_zero_so_icm_is_the_skip_and_ifm_the_identity() {
 
 /// Smooth random fields on an icosphere (degree ≤ 3: the 16 lowest eigenmodes, amplitudes
 /// falling with λ, mean 0.5) plus white noise σ = 0.1, 64 noisy training fields. ICM with a
-/// spectral filter of 25 modes must beat the noisy input by ≥ 5 dB on fresh fields (projecting
+/// spectral filter of 25 modes must beat the noisy input by ≥ 7 dB on fresh fields (projecting
 /// onto the 16 true modes would give ~16 dB; an untrained filter is the skip, ≤ the noisy
 /// input) and must not collapse: the output keeps ≥ 80 % of the clean fields' spread around
 /// their mean. The run is saved and reloads on the mesh to the same denoiser.
@@ -569,7 +569,7 @@ fn icm_with_the_spectral_filter_denoises_smooth_sphere_fields() {
         "spectral ICM: noisy {p_noisy:.2} dB → {p_out:.2} dB, spread ratio {ratio:.3}, {:.1} s",
         start.elapsed().as_secs_f64()
     );
-    assert!(p_out >= p_noisy + 5.0, "{p_noisy:.2} dB → {p_out:.2} dB");
+    assert!(p_out >= p_noisy + 7.0, "{p_noisy:.2} dB → {p_out:.2} dB");
     assert!(ratio > 0.8, "output/clean spread {ratio}");
     let loaded = InverseDenoiser::<B>::load_on_mesh(&dir.0, grid.mesh(), &dev).unwrap();
     assert!(loaded.config().spectral.is_some());
