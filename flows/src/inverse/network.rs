@@ -105,8 +105,18 @@ impl SpectralFilterConfig {
     }
 }
 
-/// A time-conditioned filter in a truncated Laplace–Beltrami eigenbasis; see the
-/// [module docs](self).
+/// A time-conditioned filter in a truncated Laplace–Beltrami eigenbasis ([`SpectralBasis`],
+/// `Φ` `M`-orthonormal, `K` modes): a learned gain per eigenmode, an MLP on the coefficients
+/// and a learned gain on the residual beyond `K` modes (mostly noise):
+///
+/// ```text
+/// temb = silu(time2(silu(time1(sinusoidal(999 t)))))                        [N, H]
+/// c    = Φᵀ M x,   r = x − Φ c                                               [N, K], [N, V]
+/// F    = Φ (gain(temb) ⊙ c + γ · s · MLP(c / s, t)) + residual(temb) · r     [N, V]
+/// ```
+///
+/// `gain`, `residual` and the gate `γ` start at zero, so a fresh filter is `F = 0`;
+/// `s = √area`. The basis is a constant of the module (not saved).
 #[derive(Module, Debug)]
 pub struct SpectralFilter<B: Backend> {
     basis: SpectralTensors<B>,

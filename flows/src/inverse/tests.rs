@@ -350,7 +350,16 @@ fn resumed_run_equals_uninterrupted_run() {
     assert!(ckpt.join("config.json").is_file() && ckpt.join("ema.mpk").is_file());
     let loaded = InverseDenoiser::<B>::load(&dir_b.0, &dev).unwrap();
     assert_eq!(loaded.config().method, InverseMethod::Ifm);
-    assert_eq!(to_vec(loaded.denoise(probe)), out_a);
+    assert_eq!(to_vec(loaded.denoise(probe.clone())), out_a);
+    // A config.json from before the spectral network (no `spectral` key) loads as an MLP run.
+    let path = dir_b.0.join("config.json");
+    let mut json: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+    assert!(json.as_object_mut().unwrap().remove("spectral").is_some());
+    std::fs::write(&path, json.to_string()).unwrap();
+    let old = InverseDenoiser::<B>::load(&dir_b.0, &dev).unwrap();
+    assert!(old.config().spectral.is_none());
+    assert_eq!(to_vec(old.denoise(probe)), out_a);
 }
 
 /// Noise on (0, 1) in logit space (the Jacobi set-up): training runs and the denoiser's output
