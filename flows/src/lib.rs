@@ -18,7 +18,8 @@
 //! - [`amortized`]: variational training of `G(z; y)` against a frozen score prior, amortised
 //!   over measurements, and posterior summaries;
 //! - [`inverse`]: inverse flows (IFM, ICM): denoisers trained on noisy signals only, for any
-//!   noise model `p(x₁ | x₀)` that can be sampled;
+//!   noise model `p(x₁ | x₀)` that can be sampled, with an MLP or a spectral filter in the
+//!   Laplace–Beltrami eigenbasis ([`inverse::SpectralFilter`]) as the network;
 //! - [`dps`]: diffusion posterior sampling (DPS, MCG), the slow per-measurement reference;
 //! - [`classical`]: classical baselines (nearest fill, harmonic/Tikhonov fill, SPDE–GMRF
 //!   kriging with posterior std), plain sparse numerics without burn.

@@ -236,38 +236,40 @@ type Rec = NamedMpkFileRecorder<FullPrecisionSettings>;
 /// The optimiser type of [`ScorePriorTrainer`].
 pub type TrainOptimizer<B> = OptimizerAdaptor<AdamW, MlpScore<B>, B>;
 
-/// The trained state of an [`MlpScore`] optimised with AdamW: weights, their EMA, the
-/// optimiser, the step counter and the checkpoint bookkeeping. Shared by every trainer of an
-/// MLP network ([`ScorePriorTrainer`], [`crate::inverse::InverseFlowTrainer`]); a checkpoint
-/// holds `model.mpk`, `ema.mpk`, `optimizer.mpk`, `state.json` and `config.json`.
-pub(crate) struct MlpTrainState<B: AutodiffBackend> {
-    pub(crate) model: MlpScore<B>,
-    pub(crate) ema: MlpScore<B::InnerBackend>,
-    pub(crate) optim: TrainOptimizer<B>,
+/// The trained state of a network `M` optimised with AdamW: weights, their EMA, the
+/// optimiser, the step counter and the checkpoint bookkeeping. Shared by the trainers of
+/// single-network models ([`ScorePriorTrainer`], [`crate::inverse::InverseFlowTrainer`]); a
+/// checkpoint holds `model.mpk`, `ema.mpk`, `optimizer.mpk`, `state.json` and `config.json`.
+pub(crate) struct TrainState<B: AutodiffBackend, M: AutodiffModule<B>> {
+    pub(crate) model: M,
+    pub(crate) ema: M::InnerModule,
+    pub(crate) optim: OptimizerAdaptor<AdamW, M, B>,
     pub(crate) step: usize,
     pub(crate) last_loss: Option<f32>,
     pub(crate) dir: Option<PathBuf>,
     pub(crate) last_checkpoint: Option<PathBuf>,
 }
 
-impl<B: AutodiffBackend> MlpTrainState<B> {
-    /// A fresh network (EMA = weights) and optimiser. With `checkpoint_dir`, the directory is
-    /// created, must not already hold checkpoints, and receives `config.json`.
+/// The state of an [`MlpScore`] run.
+pub(crate) type MlpTrainState<B> = TrainState<B, MlpScore<B>>;
+
+impl<B: AutodiffBackend, M: AutodiffModule<B>> TrainState<B, M> {
+    /// A fresh state for the freshly initialised `model` (EMA = weights) and optimiser. With
+    /// `checkpoint_dir`, the directory is created, must not already hold checkpoints, and
+    /// receives `config.json`.
     pub(crate) fn fresh<C: Config>(
         run_config: &C,
-        model: &MlpScoreConfig,
+        model: M,
         optimizer: &AdamWConfig,
         checkpoint_dir: Option<&Path>,
-        device: &B::Device,
     ) -> crate::Result<Self> {
         if let Some(dir) = checkpoint_dir {
             prepare_run_dir(dir, run_config)?;
         }
-        let model = model.init::<B>(device);
         Ok(Self {
             ema: model.valid(),
             model,
-            optim: optimizer.init::<B, MlpScore<B>>(),
+            optim: optimizer.init::<B, M>(),
             step: 0,
             last_loss: None,
             dir: checkpoint_dir.map(Path::to_path_buf),
@@ -275,27 +277,21 @@ impl<B: AutodiffBackend> MlpTrainState<B> {
         })
     }
 
-    /// The state of the most recent complete checkpoint in `dir`.
+    /// The state of the most recent complete checkpoint in `dir`, loaded into the freshly
+    /// initialised `model` (of the run's configuration).
     pub(crate) fn resume(
         dir: &Path,
-        model: &MlpScoreConfig,
+        model: M,
         optimizer: &AdamWConfig,
         device: &B::Device,
     ) -> crate::Result<Self> {
         let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
         let state = read_state(&ckpt)?;
+        let ema = model.valid();
         Ok(Self {
-            model: load_module(model.init::<B>(device), &ckpt.join("model"), device)?,
-            ema: load_module(
-                model.init::<B::InnerBackend>(device),
-                &ckpt.join("ema"),
-                device,
-            )?,
-            optim: load_optimizer(
-                optimizer.init::<B, MlpScore<B>>(),
-                &ckpt.join("optimizer"),
-                device,
-            )?,
+            model: load_module(model, &ckpt.join("model"), device)?,
+            ema: load_module(ema, &ckpt.join("ema"), device)?,
+            optim: load_optimizer(optimizer.init::<B, M>(), &ckpt.join("optimizer"), device)?,
             step: state.step,
             last_loss: state.loss,
             dir: Some(dir.to_path_buf()),
@@ -431,10 +427,9 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
         };
         let mut state = MlpTrainState::fresh(
             &config,
-            &config.model,
+            config.model.init::<B>(device),
             &config.optimizer,
             checkpoint_dir,
-            device,
         )?;
         if let Some(fit) = &basis {
             state.model = state.model.with_data_basis(fit)?;
@@ -454,7 +449,12 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
         let config: TrainConfig = load_run_config(dir)?;
         config.validate()?;
         check_dim(&config, data)?;
-        let state = MlpTrainState::resume(dir, &config.model, &config.optimizer, device)?;
+        let state = MlpTrainState::resume(
+            dir,
+            config.model.init::<B>(device),
+            &config.optimizer,
+            device,
+        )?;
         Ok(Self {
             state,
             data: data.to_tensor(device),

@@ -22,6 +22,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use burn::config::Config;
 use burn::tensor::backend::{AutodiffBackend, Backend};
 use rand::{rngs::StdRng, RngCore, SeedableRng};
 use serde::Serialize;
@@ -32,17 +33,20 @@ use super::progress::Progress;
 use super::select::{Selected, SelectionArgs};
 use super::train::{
     apply_common_overrides, check_same_meta, normalised_rows, prepare, raise_steps, report_trained,
-    track_steps, CommonTrainArgs, RunMeta,
+    track_steps, CommonTrainArgs, PreparedData, RunMeta,
 };
 use crate::datasets::noise::{CorrelatedGaussianNoise, NoiseModel, NoiseSpec};
 use crate::datasets::npy::{write_npz, NpyArray};
 use crate::datasets::NdArray;
 use crate::flows::classical::{heat_denoise, log_grid, noisier_heat_time, sure_heat_time};
-use crate::flows::inverse::{tweedie_denoise, NoiseCovariance};
+use crate::flows::inverse::{
+    tweedie_denoise, InverseNetwork, NoiseCovariance, SpectralFilterConfig,
+};
 use crate::flows::prelude::*;
 use crate::flows::util;
 use crate::geometry::operators::{cotan_laplacian, vertex_lumped_mass_matrix};
 use crate::geometry::signal::Normalisation;
+use crate::geometry::TriMesh;
 
 /// The clamp that puts min–max-normalised fields inside `(0, 1)` for Jacobi noise.
 pub const JACOBI_CLAMP: f32 = 1e-3;
@@ -90,15 +94,34 @@ pub struct DenoiseTrainArgs {
     /// The noisy end `t_max` of the flow's time grid.
     #[arg(long, default_value_t = 0.2)]
     pub t_max: f64,
-    /// Width of the network's hidden layers.
+    /// The network: `mlp` (over the vertex values) or `spectral` (per-eigenmode gains, a
+    /// coefficient MLP and a residual gain in the mesh's Laplace–Beltrami eigenbasis).
+    #[arg(long, value_enum, default_value_t = NetworkArg::Mlp)]
+    pub network: NetworkArg,
+    /// Eigenmodes `K` of the spectral network.
+    #[arg(long, default_value_t = 128)]
+    pub modes: usize,
+    /// Spectral network without the MLP on the coefficients (a linear, time-dependent filter).
+    #[arg(long)]
+    pub no_coefficient_mlp: bool,
+    /// Width of the network's hidden layers (spectral: of the coefficient MLP).
     #[arg(long, default_value_t = 512)]
     pub hidden: usize,
-    /// Residual blocks of the network.
+    /// Residual blocks of the network (spectral: of the coefficient MLP).
     #[arg(long, default_value_t = 2)]
     pub blocks: usize,
     /// Training options.
     #[command(flatten)]
     pub common: CommonTrainArgs,
+}
+
+/// The network of `meshflow denoise train --network`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum NetworkArg {
+    /// An MLP over the vertex values (no geometry).
+    Mlp,
+    /// A filter in the mesh's Laplace–Beltrami eigenbasis.
+    Spectral,
 }
 
 /// Arguments of `meshflow denoise eval`.
@@ -238,16 +261,9 @@ fn train_on<B: AutodiffBackend>(args: &DenoiseTrainArgs, device: &B::Device) -> 
     );
     let sample = move |x0: &[f32], rng: &mut dyn RngCore| -> Vec<f32> { model.sample(x0, rng) };
     if matches!(spec, NoiseSpec::Jacobi { .. }) {
-        train_with::<B, _>(
-            args,
-            method,
-            InLogitSpace(sample),
-            &noisy,
-            &data.meta,
-            device,
-        )
+        train_with::<B, _>(args, method, InLogitSpace(sample), &noisy, &data, device)
     } else {
-        train_with::<B, _>(args, method, sample, &noisy, &data.meta, device)
+        train_with::<B, _>(args, method, sample, &noisy, &data, device)
     }
 }
 
@@ -256,10 +272,12 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
     method: InverseMethod,
     noise: N,
     noisy: &SignalDataset,
-    meta: &RunMeta,
+    data: &PreparedData,
     device: &B::Device,
 ) -> Result<()> {
     let c = &args.common;
+    let meta = &data.meta;
+    let mesh = data.selected.domain.mesh();
     let mut trainer = if c.resume {
         check_same_meta(&c.out, meta)?;
         let saved = RunMeta::load(&c.out)?;
@@ -274,20 +292,39 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
             );
         }
         raise_steps(&c.out, c.steps)?;
-        InverseFlowTrainer::<B, N>::resume(&c.out, noise, noisy, device)?
+        let path = c.out.join("config.json");
+        let saved = InverseFlowConfig::load(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let basis = spectral_basis(&saved, mesh)?;
+        InverseFlowTrainer::<B, N>::resume_with_basis(&c.out, basis.as_ref(), noise, noisy, device)?
     } else {
         let network = InverseFlowConfig::network(noisy.dim())
             .with_hidden(args.hidden)
             .with_blocks(args.blocks)
             .with_seed(c.seed);
+        let spectral = (args.network == NetworkArg::Spectral).then(|| {
+            SpectralFilterConfig::new()
+                .with_modes(args.modes)
+                .with_coefficient_mlp(!args.no_coefficient_mlp)
+        });
         let mut config = InverseFlowConfig::new(network)
+            .with_spectral(spectral)
             .with_method(method)
             .with_space(noise.space())
             .with_t_max(args.t_max)
             .with_seed(c.seed)
             .with_checkpoint_every(c.checkpoint_every);
         apply_common_overrides!(config, c);
-        let t = InverseFlowTrainer::<B, N>::new(config, noise, noisy, Some(&c.out), device)?;
+        config.validate()?;
+        let basis = spectral_basis(&config, mesh)?;
+        let t = InverseFlowTrainer::<B, N>::new_with_basis(
+            config,
+            basis.as_ref(),
+            noise,
+            noisy,
+            Some(&c.out),
+            device,
+        )?;
         meta.save(&c.out)?;
         t
     };
@@ -309,6 +346,24 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
     )
 }
 
+/// The eigenbasis of a spectral network on `mesh` (`None` for the MLP), with its cost on
+/// stderr.
+fn spectral_basis(config: &InverseFlowConfig, mesh: &TriMesh) -> Result<Option<SpectralBasis>> {
+    let t0 = Instant::now();
+    let basis = config
+        .basis(mesh)
+        .context("computing the Laplace-Beltrami eigenbasis of the spectral network")?;
+    if let Some(b) = &basis {
+        eprintln!(
+            "spectral network: {} eigenmodes (lambda up to {:.1}) in {:.2} s",
+            b.len(),
+            b.values.last().copied().unwrap_or(0.0),
+            t0.elapsed().as_secs_f64()
+        );
+    }
+    Ok(basis)
+}
+
 /// `meshflow.json` of a denoiser run, with its noise spec.
 fn load_denoiser_meta(dir: &Path) -> Result<(RunMeta, NoiseSpec)> {
     let meta = RunMeta::load(dir)?;
@@ -328,21 +383,27 @@ fn load_denoiser_meta(dir: &Path) -> Result<(RunMeta, NoiseSpec)> {
     }
 }
 
-/// Denoises `[F][V]` normalised fields with a trained denoiser; returns them and the seconds
-/// per field.
+/// Denoises `[F][V]` normalised fields on `mesh` with a trained denoiser; returns them, the
+/// seconds per field (loading, including a spectral network's eigenbasis, included) and the
+/// network's name (`mlp` or `spectral`).
 fn run_denoiser<B: Backend>(
     dir: &Path,
+    mesh: &TriMesh,
     noisy: &[Vec<f32>],
     device: &B::Device,
-) -> Result<(Vec<Vec<f32>>, f64)> {
-    let denoiser = InverseDenoiser::<B>::load(dir, device)
-        .with_context(|| format!("loading the denoiser in {}", dir.display()))?;
-    let (f, d) = (noisy.len(), noisy[0].len());
+) -> Result<(Vec<Vec<f32>>, f64, &'static str)> {
     let t0 = Instant::now();
+    let denoiser = InverseDenoiser::<B>::load_on_mesh(dir, mesh, device)
+        .with_context(|| format!("loading the denoiser in {}", dir.display()))?;
+    let network = match denoiser.network() {
+        InverseNetwork::Mlp(_) => "mlp",
+        InverseNetwork::Spectral(_) => "spectral",
+    };
+    let (f, d) = (noisy.len(), noisy[0].len());
     let out = denoiser.denoise(util::tensor2::<B>(noisy.concat(), f, d, device));
     let out = util::to_vec(out);
     let per = t0.elapsed().as_secs_f64() / f as f64;
-    Ok((out.chunks(d).map(<[f32]>::to_vec).collect(), per))
+    Ok((out.chunks(d).map(<[f32]>::to_vec).collect(), per, network))
 }
 
 /// What `denoise eval` prints with `--json`.
@@ -416,8 +477,12 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
                 meta.normalisation
             );
         }
-        let (out, per) = run_denoiser::<B::InnerBackend>(dir, &noisy, device)?;
-        let base = m.method.clone().unwrap_or_else(|| "denoiser".into());
+        let (out, per, network) = run_denoiser::<B::InnerBackend>(dir, mesh, &noisy, device)?;
+        let method = m.method.clone().unwrap_or_else(|| "denoiser".into());
+        let base = match network {
+            "mlp" => method,
+            _ => format!("{method}-{network}"),
+        };
         let name = if recon.iter().any(|(n, _, _)| *n == base) {
             format!("{base}:{}", dir.display())
         } else {
@@ -590,7 +655,8 @@ fn apply_on<B: AutodiffBackend>(args: &DenoiseApplyArgs, device: &B::Device) -> 
     let norm: Normalisation = meta.normalisation;
     let mut noisy = normalised_rows(&selected, &fields, &norm)?;
     fit_to_noise(&spec, &mut noisy);
-    let (out, per) = run_denoiser::<B::InnerBackend>(&args.model, &noisy, device)?;
+    let mesh = selected.domain.mesh();
+    let (out, per, _) = run_denoiser::<B::InnerBackend>(&args.model, mesh, &noisy, device)?;
     let denoised: Vec<Vec<f32>> = out.iter().map(|p| physical(p, &norm)).collect();
     let method = meta.method.as_deref().unwrap_or("denoiser");
     if ext.as_deref() == Some("nc") {

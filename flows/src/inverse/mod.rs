@@ -28,8 +28,12 @@
 //! # Networks
 //! Both `F_θ` (ICM, in the consistency parametrisation
 //! `f = c_skip(t)·x + c_out(t)·F_θ(x, t)`, [`consistency_scalings`]) and `v_θ` (IFM) take
-//! `(x, t)` exactly like a score network: they are [`MlpScore`] networks with
-//! `scale_by_sigma = false` ([`InverseFlowConfig::network`]).
+//! `(x, t)` exactly like a score network ([`InverseNetwork`]): by default an [`MlpScore`](crate::score::MlpScore) with
+//! `scale_by_sigma = false` ([`InverseFlowConfig::network`]); with
+//! [`InverseFlowConfig::spectral`] set, a [`SpectralFilter`] in the surface's Laplace–Beltrami
+//! eigenbasis (learned per-mode gains, a coefficient MLP and a residual gain), whose basis is
+//! computed from the mesh ([`InverseFlowConfig::basis`]) when a run starts, resumes or loads
+//! ([`InverseDenoiser::load_on_mesh`]).
 //!
 //! # Non-additive noise
 //! Where the noise is not additive on the real line (the Jacobi process on `(0, 1)`), the path
@@ -70,10 +74,12 @@
 //! ```
 
 mod loss;
+mod network;
 mod schedule;
 mod trainer;
 mod tweedie;
 
+pub use network::{InverseNetwork, SpectralFilter, SpectralFilterConfig};
 pub use schedule::{consistency_scalings, karras_schedule};
 pub use trainer::{InverseFlowTrainer, InverseProgress};
 pub use tweedie::{tweedie_denoise, NoiseCovariance};
@@ -83,10 +89,12 @@ use std::path::Path;
 use burn::config::Config;
 use burn::optim::AdamWConfig;
 use burn::tensor::{activation::sigmoid, backend::Backend, Tensor};
+use meshflow_geometry::TriMesh;
 use rand::RngCore;
 
 use crate::error::FlowError;
-use crate::score::{MlpScore, MlpScoreConfig, ScoreNetwork};
+use crate::score::{MlpScoreConfig, ScoreNetwork};
+use crate::spectral::SpectralBasis;
 use crate::train::{check_run_settings, load_latest_record, load_run_config};
 
 /// A conditional noise distribution `p(x₁ | x₀)` that training resamples from.
@@ -193,8 +201,13 @@ impl FlowSpace {
 #[derive(Config, Debug)]
 pub struct InverseFlowConfig {
     /// The network `F_θ` (ICM) or `v_θ` (IFM); `scale_by_sigma` must be false (build it with
-    /// [`InverseFlowConfig::network`]).
+    /// [`InverseFlowConfig::network`]). Its `dim` is the signal dimension `D`. With
+    /// [`Self::spectral`] it configures the MLP on the spectral coefficients (hidden width,
+    /// blocks, time embedding, seed).
     pub model: MlpScoreConfig,
+    /// `None` (the default; absent in older `config.json` files): `model` is the network.
+    /// `Some`: the network is a [`SpectralFilter`] on the mesh's Laplace–Beltrami eigenbasis.
+    pub spectral: Option<SpectralFilterConfig>,
     /// ICM or IFM.
     #[config(default = "InverseMethod::Icm")]
     pub method: InverseMethod,
@@ -258,6 +271,9 @@ impl InverseFlowConfig {
     /// Checks ranges.
     pub fn validate(&self) -> crate::Result<()> {
         self.model.validate()?;
+        if let Some(spectral) = &self.spectral {
+            spectral.validate()?;
+        }
         let bad = |m: String| Err(FlowError::InvalidConfig(m));
         if self.model.scale_by_sigma {
             return bad(
@@ -297,6 +313,47 @@ impl InverseFlowConfig {
     pub fn grid(&self) -> Vec<f64> {
         karras_schedule(self.t_min, self.t_max, self.grid_points, self.rho)
     }
+
+    /// The eigenbasis the network needs on `mesh`: `Some` for a [`SpectralFilter`], `None` for
+    /// the MLP (nothing is computed).
+    pub fn basis(&self, mesh: &TriMesh) -> crate::Result<Option<SpectralBasis>> {
+        self.spectral.as_ref().map(|s| s.basis(mesh)).transpose()
+    }
+
+    /// A freshly initialised network of this configuration; `basis` is the spectral filter's
+    /// (from [`Self::basis`]) and ignored for the MLP.
+    ///
+    /// # Errors
+    /// A spectral configuration without a basis, or a basis whose size or vertex count does
+    /// not match.
+    pub fn init_network<B: Backend>(
+        &self,
+        basis: Option<&SpectralBasis>,
+        device: &B::Device,
+    ) -> crate::Result<InverseNetwork<B>> {
+        self.validate()?;
+        let Some(spectral) = &self.spectral else {
+            return Ok(InverseNetwork::Mlp(self.model.init(device)));
+        };
+        let basis = basis.ok_or_else(|| {
+            FlowError::InvalidArgument(
+                "the spectral network needs its eigenbasis: pass InverseFlowConfig::basis(mesh)"
+                    .into(),
+            )
+        })?;
+        if basis.num_vertices() != self.model.dim {
+            return Err(FlowError::InvalidArgument(format!(
+                "the eigenbasis has {} vertices but the signals have dim = {}",
+                basis.num_vertices(),
+                self.model.dim
+            )));
+        }
+        Ok(InverseNetwork::Spectral(spectral.init(
+            &self.model,
+            basis,
+            device,
+        )?))
+    }
 }
 
 /// The consistency function `f(x, t) = c_skip(t)·x + c_out(t)·F(x, t)`
@@ -332,14 +389,19 @@ pub fn pseudo_huber<B: Backend>(a: Tensor<B, 2>, b: Tensor<B, 2>, c: f64) -> Ten
 /// A trained inverse-flow denoiser: the network and its configuration.
 #[derive(Debug, Clone)]
 pub struct InverseDenoiser<B: Backend> {
-    net: MlpScore<B>,
+    net: InverseNetwork<B>,
     config: InverseFlowConfig,
 }
 
 impl<B: Backend> InverseDenoiser<B> {
     /// Wraps a network trained with `config`.
-    pub fn new(net: MlpScore<B>, config: InverseFlowConfig) -> crate::Result<Self> {
+    pub fn new(net: InverseNetwork<B>, config: InverseFlowConfig) -> crate::Result<Self> {
         config.validate()?;
+        if matches!(net, InverseNetwork::Spectral(_)) != config.spectral.is_some() {
+            return Err(FlowError::InvalidConfig(
+                "the network kind (MLP or spectral) differs from the configuration's".into(),
+            ));
+        }
         if net.dim() != config.model.dim {
             return Err(FlowError::InvalidConfig(format!(
                 "network dim {} differs from config dim {}",
@@ -351,11 +413,28 @@ impl<B: Backend> InverseDenoiser<B> {
     }
 
     /// The EMA weights of the most recent checkpoint of the run in `dir` (with its
-    /// `config.json`).
+    /// `config.json`). A spectral network needs the mesh: use [`Self::load_on_mesh`].
     pub fn load(dir: &Path, device: &B::Device) -> crate::Result<Self> {
+        Self::load_with_basis(dir, None, device)
+    }
+
+    /// Like [`Self::load`], computing the spectral network's eigenbasis from `mesh` (the mesh
+    /// the run was trained on); for an MLP run the mesh is not used.
+    pub fn load_on_mesh(dir: &Path, mesh: &TriMesh, device: &B::Device) -> crate::Result<Self> {
         let config: InverseFlowConfig = load_run_config(dir)?;
         config.validate()?;
-        let net = load_latest_record(dir, config.model.init::<B>(device), "ema", device)?;
+        Self::load_with_basis(dir, config.basis(mesh)?.as_ref(), device)
+    }
+
+    /// Like [`Self::load`] with the spectral network's eigenbasis given
+    /// ([`InverseFlowConfig::basis`]).
+    pub fn load_with_basis(
+        dir: &Path,
+        basis: Option<&SpectralBasis>,
+        device: &B::Device,
+    ) -> crate::Result<Self> {
+        let config: InverseFlowConfig = load_run_config(dir)?;
+        let net = load_latest_record(dir, config.init_network(basis, device)?, "ema", device)?;
         Self::new(net, config)
     }
 
@@ -365,7 +444,7 @@ impl<B: Backend> InverseDenoiser<B> {
     }
 
     /// The network.
-    pub fn network(&self) -> &MlpScore<B> {
+    pub fn network(&self) -> &InverseNetwork<B> {
         &self.net
     }
 

@@ -9,12 +9,12 @@ use burn::tensor::{backend::AutodiffBackend, Tensor};
 use rand::Rng;
 
 use super::loss::{inverse_flow_loss, PathPair};
-use super::{estimate_clean, ConditionalNoise, InverseDenoiser, InverseFlowConfig};
+use super::{estimate_clean, ConditionalNoise, InverseDenoiser, InverseFlowConfig, InverseNetwork};
 use crate::error::FlowError;
-use crate::score::MlpScore;
+use crate::spectral::SpectralBasis;
 use crate::train::{
-    load_run_config, random_batch, run_with_progress, step_rng, MlpTrainState, SignalDataset,
-    SteppedTrainer,
+    load_run_config, random_batch, run_with_progress, step_rng, SignalDataset, SteppedTrainer,
+    TrainState,
 };
 use crate::util;
 
@@ -31,15 +31,17 @@ pub type InverseProgress = crate::train::TrainProgress;
 pub struct InverseFlowTrainer<B: AutodiffBackend, N: ConditionalNoise> {
     config: InverseFlowConfig,
     noise: N,
-    state: MlpTrainState<B>,
+    state: TrainState<B, InverseNetwork<B>>,
     grid: Vec<f64>,
     data: Tensor<B::InnerBackend, 2>,
     data_len: usize,
 }
 
 impl<B: AutodiffBackend, N: ConditionalNoise> InverseFlowTrainer<B, N> {
-    /// Starts a new run on the noisy signals `noisy`. With `checkpoint_dir`, the directory is
-    /// created, must not already hold checkpoints, and receives `config.json`.
+    /// Starts a new run of an MLP network on the noisy signals `noisy`. With
+    /// `checkpoint_dir`, the directory is created, must not already hold checkpoints, and
+    /// receives `config.json`. A spectral configuration needs its basis:
+    /// [`Self::new_with_basis`].
     pub fn new(
         config: InverseFlowConfig,
         noise: N,
@@ -47,36 +49,58 @@ impl<B: AutodiffBackend, N: ConditionalNoise> InverseFlowTrainer<B, N> {
         checkpoint_dir: Option<&Path>,
         device: &B::Device,
     ) -> crate::Result<Self> {
+        Self::new_with_basis(config, None, noise, noisy, checkpoint_dir, device)
+    }
+
+    /// [`Self::new`] for any network: `basis` is the spectral filter's eigenbasis
+    /// ([`InverseFlowConfig::basis`] of the signals' mesh), ignored for the MLP.
+    pub fn new_with_basis(
+        config: InverseFlowConfig,
+        basis: Option<&SpectralBasis>,
+        noise: N,
+        noisy: &SignalDataset,
+        checkpoint_dir: Option<&Path>,
+        device: &B::Device,
+    ) -> crate::Result<Self> {
         check(&config, &noise, noisy)?;
-        let state = MlpTrainState::fresh(
-            &config,
-            &config.model,
-            &config.optimizer,
-            checkpoint_dir,
-            device,
-        )?;
+        let net = config.init_network(basis, device)?;
+        let state = TrainState::fresh(&config, net, &config.optimizer, checkpoint_dir)?;
         Ok(Self::assemble(config, noise, state, noisy, device))
     }
 
-    /// Continues the run in `dir` from its most recent complete checkpoint (configuration from
-    /// `dir/config.json`, whose `steps` may have been raised), with the same noise model and
-    /// data as the interrupted run for an exact continuation.
+    /// Continues the MLP run in `dir` from its most recent complete checkpoint (configuration
+    /// from `dir/config.json`, whose `steps` may have been raised), with the same noise model
+    /// and data as the interrupted run for an exact continuation. A spectral run needs its
+    /// basis: [`Self::resume_with_basis`].
     pub fn resume(
         dir: &Path,
         noise: N,
         noisy: &SignalDataset,
         device: &B::Device,
     ) -> crate::Result<Self> {
+        Self::resume_with_basis(dir, None, noise, noisy, device)
+    }
+
+    /// [`Self::resume`] for any network, with the spectral filter's eigenbasis as in
+    /// [`Self::new_with_basis`].
+    pub fn resume_with_basis(
+        dir: &Path,
+        basis: Option<&SpectralBasis>,
+        noise: N,
+        noisy: &SignalDataset,
+        device: &B::Device,
+    ) -> crate::Result<Self> {
         let config: InverseFlowConfig = load_run_config(dir)?;
         check(&config, &noise, noisy)?;
-        let state = MlpTrainState::resume(dir, &config.model, &config.optimizer, device)?;
+        let net = config.init_network(basis, device)?;
+        let state = TrainState::resume(dir, net, &config.optimizer, device)?;
         Ok(Self::assemble(config, noise, state, noisy, device))
     }
 
     fn assemble(
         config: InverseFlowConfig,
         noise: N,
-        state: MlpTrainState<B>,
+        state: TrainState<B, InverseNetwork<B>>,
         noisy: &SignalDataset,
         device: &B::Device,
     ) -> Self {
@@ -167,12 +191,12 @@ impl<B: AutodiffBackend, N: ConditionalNoise> InverseFlowTrainer<B, N> {
     }
 
     /// The network being trained (autodiff backend).
-    pub fn model(&self) -> &MlpScore<B> {
+    pub fn model(&self) -> &InverseNetwork<B> {
         &self.state.model
     }
 
     /// The EMA of the weights (inner backend), the network that denoises.
-    pub fn ema_model(&self) -> &MlpScore<B::InnerBackend> {
+    pub fn ema_model(&self) -> &InverseNetwork<B::InnerBackend> {
         &self.state.ema
     }
 
