@@ -50,7 +50,7 @@ fn main() -> anyhow::Result<()> {
         // below maps its output through the same basis.
         MlpScoreConfig::new(dim)
             .with_hidden(256)
-            .with_data_basis_rank(512.min(dim)),
+            .with_data_basis_rank(Some(512.min(dim))),
     )
     .with_steps(400)
     .with_learning_rate(1e-3)

@@ -407,7 +407,7 @@ where
         config.validate()?;
         check_dims(&config, &prior, data)?;
         let basis = prior.data_basis().cloned();
-        config.flow.output_basis_rank = basis.as_ref().map_or(0, DataBasis::rank);
+        config.flow.output_basis_rank = basis.as_ref().map(DataBasis::rank);
         if let Some(dir) = checkpoint_dir {
             prepare_run_dir(dir, &config)?;
         }

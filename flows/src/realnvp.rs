@@ -87,8 +87,9 @@ pub struct ConditionalRealNvpConfig {
     /// basis, `x = μ + A G(z; y)` ([`DataBasis::to_data`]), so the couplings work in whitened
     /// units where the prior is close to `N(0, I)`. Set by the amortised trainer from its
     /// prior; recorded so a saved flow reloads with the right shapes.
-    #[config(default = 0)]
-    pub output_basis_rank: usize,
+    /// `None` (also what a `config.json` from before this field loads as) means no basis.
+    #[config(default = "None")]
+    pub output_basis_rank: Option<usize>,
 }
 
 impl ConditionalRealNvpConfig {
@@ -158,8 +159,10 @@ impl ConditionalRealNvpConfig {
         ConditionalRealNvp {
             steps,
             encoder,
-            output_basis: (self.output_basis_rank > 0)
-                .then(|| DataBasis::placeholder(self.output_basis_rank, self.dim, device)),
+            output_basis: self
+                .output_basis_rank
+                .filter(|&r| r > 0)
+                .map(|r| DataBasis::placeholder(r, self.dim, device)),
             dim: self.dim,
             context_dim: self.context_dim,
         }
@@ -774,7 +777,7 @@ mod tests {
         let cfg = ConditionalRealNvpConfig::new(dim, 2 * dim)
             .with_steps(2)
             .with_hidden(Some(12))
-            .with_output_basis_rank(2);
+            .with_output_basis_rank(Some(2));
         let flow = perturbed::<AB>(&cfg, 21, &dev)
             .with_output_basis(DataBasis::from_fit(&fit, &dev))
             .unwrap();
@@ -852,6 +855,10 @@ mod tests {
             "seed": 0}"#;
         let cfg: ConditionalRealNvpConfig = serde_json::from_str(json).unwrap();
         assert_eq!(cfg.context_embedding, None);
+        assert_eq!(
+            cfg.output_basis_rank, None,
+            "flows saved before the output basis"
+        );
         assert_eq!(cfg.coupling_context_dim(), 12);
         let fresh = ConditionalRealNvpConfig::new(6, 12);
         assert_eq!(fresh.context_embedding, Some(128));

@@ -75,8 +75,9 @@ pub struct MlpScoreConfig {
     /// the network sees the whole vertex vector). When on, it replaces `sigma_data` with the
     /// data's own standard deviation per direction (see [`DataBasis`]); the trainer fits the
     /// basis ([`MlpScore::with_data_basis`]) and records the rank it found here.
-    #[config(default = 0)]
-    pub data_basis_rank: usize,
+    /// `None` (the default, and what a `config.json` from before this field loads as) is off.
+    #[config(default = "None")]
+    pub data_basis_rank: Option<usize>,
     /// Seed of the weight initialisation.
     #[config(default = 0)]
     pub seed: u64,
@@ -101,7 +102,7 @@ impl MlpScoreConfig {
                 fc2: util::linear(&mut rng, h, h, LinearInit::Zeros, device),
             })
             .collect();
-        let r = self.data_basis_rank;
+        let r = self.data_basis_rank.unwrap_or(0);
         let (width, output_init) = if r > 0 {
             // Zero output: the untrained network is exactly the Gaussian prior of the basis.
             (r, LinearInit::Zeros)
@@ -137,9 +138,9 @@ impl MlpScoreConfig {
                 self.sigma_data
             )));
         }
-        if self.data_basis_rank > self.dim {
+        if self.data_basis_rank.unwrap_or(0) > self.dim {
             return Err(crate::FlowError::InvalidConfig(format!(
-                "MlpScoreConfig.data_basis_rank ({}) exceeds dim ({})",
+                "MlpScoreConfig.data_basis_rank ({:?}) exceeds dim ({})",
                 self.data_basis_rank, self.dim
             )));
         }
@@ -462,7 +463,7 @@ mod tests {
         let net = MlpScoreConfig::new(d)
             .with_hidden(16)
             .with_time_embedding(8)
-            .with_data_basis_rank(2)
+            .with_data_basis_rank(Some(2))
             .init::<B>(&dev)
             .with_data_basis(&fit)
             .unwrap();
@@ -500,7 +501,7 @@ mod tests {
         }
         // A basis of the wrong size is refused.
         let small = MlpScoreConfig::new(d)
-            .with_data_basis_rank(1)
+            .with_data_basis_rank(Some(1))
             .init::<B>(&dev);
         assert!(small.with_data_basis(&fit).is_err());
     }
@@ -558,7 +559,7 @@ mod tests {
                 .with_hidden(16)
                 .with_time_embedding(8)
                 .with_sigma_data(sigma_data)
-                .with_data_basis_rank(rank);
+                .with_data_basis_rank(Some(rank));
             let config = TrainConfig::new(model)
                 .with_steps(100)
                 .with_batch_size(32)
@@ -571,7 +572,8 @@ mod tests {
             let (loaded, config) = load_trained_prior::<B>(&run, &dev).unwrap();
             if rank > 0 {
                 assert_eq!(
-                    config.model.data_basis_rank, 3,
+                    config.model.data_basis_rank,
+                    Some(3),
                     "the rank found is recorded"
                 );
             }
@@ -635,6 +637,12 @@ mod tests {
     #[test]
     fn invalid_config_is_an_error() {
         assert!(MlpScoreConfig::new(0).validate().is_err());
+        // A config.json from before the principal basis loads with it off.
+        let old = serde_json::to_string(&MlpScoreConfig::new(4)).unwrap();
+        let mut v: serde_json::Value = serde_json::from_str(&old).unwrap();
+        v.as_object_mut().unwrap().remove("data_basis_rank");
+        let cfg: MlpScoreConfig = serde_json::from_value(v).unwrap();
+        assert_eq!(cfg.data_basis_rank, None);
         assert!(MlpScoreConfig::new(4)
             .with_time_embedding(7)
             .validate()

@@ -417,11 +417,11 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
     ) -> crate::Result<Self> {
         config.validate()?;
         check_dim(&config, data)?;
-        let basis = match config.model.data_basis_rank {
+        let basis = match config.model.data_basis_rank.unwrap_or(0) {
             0 => None,
             rank => {
                 let fit = PrincipalBasis::fit(&data.values, data.len, data.dim, rank)?;
-                config.model.data_basis_rank = fit.rank();
+                config.model.data_basis_rank = Some(fit.rank());
                 Some(fit)
             }
         };

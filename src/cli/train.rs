@@ -332,7 +332,7 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
             .with_hidden(args.hidden)
             .with_blocks(args.blocks)
             .with_sigma_data(args.sigma_data)
-            .with_data_basis_rank(args.basis_rank.min(dim))
+            .with_data_basis_rank(Some(args.basis_rank.min(dim)))
             .with_sde(sde)
             .with_seed(c.seed);
         let mut config = TrainConfig::new(model)
@@ -343,11 +343,8 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
         data.meta.save(&c.out)?;
         t
     };
-    if trainer.config().model.data_basis_rank > 0 {
-        eprintln!(
-            "prior: the network works in {} principal directions of the training fields",
-            trainer.config().model.data_basis_rank
-        );
+    if let Some(r) = trainer.config().model.data_basis_rank.filter(|&r| r > 0) {
+        eprintln!("prior: the network works in {r} principal directions of the training fields");
     }
     let (total, done) = (trainer.config().steps, trainer.step());
     let t0 = Instant::now();
