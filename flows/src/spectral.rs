@@ -30,7 +30,8 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::{activation::silu, backend::Backend, Tensor};
-use meshflow_geometry::{eigen, operators, TriMesh};
+use meshflow_geometry::resample::PointIndex;
+use meshflow_geometry::{eigen, operators, topology, TriMesh};
 use rand::{rngs::StdRng, SeedableRng};
 
 use crate::score::{sinusoidal_embedding, ScoreNetwork};
@@ -53,18 +54,65 @@ pub struct SpectralBasis {
 impl SpectralBasis {
     /// The `k` smallest eigenpairs of `L φ = λ M φ` for the cotangent Laplacian and the lumped
     /// mass of `mesh` ([`eigen::smallest_generalized_eigenpairs`]).
+    ///
+    /// Scans carry defects ([`topology::repair`]: degenerate and duplicate faces, unused
+    /// vertices; the Stanford `bun_zipper_res3.ply` has all three), and an unused vertex makes
+    /// `M` singular. The basis is computed on the repaired mesh; a removed vertex gets mass 0
+    /// (it does not enter `Φᵀ M x`) and the eigenvector values of its nearest kept vertex.
     pub fn from_mesh(
         mesh: &TriMesh,
         k: usize,
         options: &eigen::EigenOptions,
     ) -> crate::Result<Self> {
-        let l = operators::cotan_laplacian(mesh);
-        let m = operators::vertex_lumped_mass_matrix(mesh);
+        let (repaired, summary) = topology::repair(mesh);
+        let l = operators::cotan_laplacian(&repaired);
+        let m = operators::vertex_lumped_mass_matrix(&repaired);
         let pairs = eigen::smallest_generalized_eigenpairs(&l, &m, k, options)?;
+        let mass = repaired.vertex_dual_areas();
+        if summary.unused_vertices_removed == 0 {
+            return Ok(Self {
+                values: pairs.values,
+                vectors: pairs.vectors,
+                mass,
+            });
+        }
+        // Each original vertex reads from its repaired index, or its nearest kept vertex.
+        let kept: Vec<usize> = (0..mesh.num_vertices())
+            .filter(|&v| summary.vertex_map[v].is_some())
+            .collect();
+        let index = PointIndex::new(
+            &kept
+                .iter()
+                .map(|&v| mesh.positions()[v])
+                .collect::<Vec<_>>(),
+        )?;
+        let removed: Vec<usize> = (0..mesh.num_vertices())
+            .filter(|&v| summary.vertex_map[v].is_none())
+            .collect();
+        let nearest = index.nearest_batch(
+            &removed
+                .iter()
+                .map(|&v| mesh.positions()[v])
+                .collect::<Vec<_>>(),
+        );
+        let mut source: Vec<usize> = summary.vertex_map.iter().map(|m| m.unwrap_or(0)).collect();
+        for (&v, &n) in removed.iter().zip(&nearest) {
+            source[v] = summary.vertex_map[kept[n]].expect("kept vertices are mapped");
+        }
+        let (v_full, v_rep) = (mesh.num_vertices(), repaired.num_vertices());
+        let vectors = (0..pairs.values.len())
+            .flat_map(|i| {
+                let col = &pairs.vectors[i * v_rep..(i + 1) * v_rep];
+                source.iter().map(move |&r| col[r])
+            })
+            .collect();
+        let mass = (0..v_full)
+            .map(|v| summary.vertex_map[v].map_or(0.0, |r| mass[r]))
+            .collect();
         Ok(Self {
             values: pairs.values,
-            vectors: pairs.vectors,
-            mass: mesh.vertex_dual_areas(),
+            vectors,
+            mass,
         })
     }
 
@@ -391,6 +439,33 @@ mod tests {
 
     type B = NdArray<f32>;
     type AB = Autodiff<NdArray<f32>>;
+
+    /// A scan with unused vertices: the basis is that of the clean mesh, the stray vertices
+    /// get mass 0 and their nearest vertex's eigenvector values.
+    #[test]
+    fn unused_vertices_get_zero_mass_and_their_nearest_vertex_values() {
+        use nalgebra::Point3;
+        let clean = SphereGrid::icosphere(2).mesh().clone();
+        let v = clean.num_vertices();
+        let mut positions = clean.positions().to_vec();
+        positions.push(Point3::new(0.0, 0.0, 1.05));
+        let scan = TriMesh::new(positions, clean.faces().to_vec()).unwrap();
+        let options = eigen::EigenOptions::default();
+        let a = SpectralBasis::from_mesh(&clean, 6, &options).unwrap();
+        let b = SpectralBasis::from_mesh(&scan, 6, &options).unwrap();
+        assert_eq!(b.num_vertices(), v + 1);
+        assert_eq!(b.mass[v], 0.0);
+        assert_eq!(&b.mass[..v], &a.mass[..]);
+        for (x, y) in a.values.iter().zip(&b.values) {
+            assert!((x - y).abs() < 1e-8 * x.abs().max(1.0), "{x} vs {y}");
+        }
+        let top = (0..v)
+            .max_by(|&i, &j| clean.positions()[i].z.total_cmp(&clean.positions()[j].z))
+            .unwrap();
+        for i in 0..6 {
+            assert_eq!(b.vectors[i * (v + 1) + v], b.vectors[i * (v + 1) + top]);
+        }
+    }
 
     fn small_grid_basis(k: usize) -> (SphereGrid, SpectralBasis) {
         let grid = SphereGrid::latlon(9, 16).unwrap();
