@@ -387,6 +387,28 @@ mod tests {
 
     type B = NdArray<f32>;
 
+    /// `n` signals `0.5 + Σ_k c_k e_k` of `d` values in a fixed 3-dimensional subspace
+    /// (`e_k(i) = sin(0.3 (i + 1)(k + 1))`), `c_k ~ U(−0.3, 0.3)`.
+    fn subspace_rows(d: usize, n: usize, seed: u64) -> Vec<Vec<f32>> {
+        use rand::Rng;
+        let mut rng = StdRng::seed_from_u64(seed);
+        let dirs: Vec<Vec<f32>> = (0..3)
+            .map(|k| {
+                (0..d)
+                    .map(|i| ((i as f32 + 1.0) * (k as f32 + 1.0) * 0.3).sin())
+                    .collect()
+            })
+            .collect();
+        (0..n)
+            .map(|_| {
+                let c: Vec<f32> = (0..3).map(|_| rng.random_range(-0.3..0.3)).collect();
+                (0..d)
+                    .map(|i| 0.5 + (0..3).map(|k| c[k] * dirs[k][i]).sum::<f32>())
+                    .collect()
+            })
+            .collect()
+    }
+
     /// A bottlenecked MLP (hidden 8 < D = 48) on data in a 3-dimensional subspace: without
     /// preconditioning its DSM loss cannot fall below about `(1 − 8/48)·D` at large t (it
     /// cannot represent the identity part of the noise); with the EDM skip it learns the data
@@ -395,25 +417,9 @@ mod tests {
     fn preconditioning_lifts_the_rank_floor_of_a_bottlenecked_mlp() {
         use crate::train::{ScorePriorTrainer, SignalDataset, TrainConfig};
         use burn::backend::Autodiff;
-        use rand::Rng;
         use std::ops::ControlFlow;
         let d = 48;
-        let mut rng = StdRng::seed_from_u64(5);
-        let basis: Vec<Vec<f32>> = (0..3)
-            .map(|k| {
-                (0..d)
-                    .map(|i| ((i as f32 + 1.0) * (k as f32 + 1.0) * 0.3).sin())
-                    .collect()
-            })
-            .collect();
-        let rows: Vec<Vec<f32>> = (0..64)
-            .map(|_| {
-                let c: Vec<f32> = (0..3).map(|_| rng.random_range(-0.3..0.3)).collect();
-                (0..d)
-                    .map(|i| 0.5 + (0..3).map(|k| c[k] * basis[k][i]).sum::<f32>())
-                    .collect()
-            })
-            .collect();
+        let rows = subspace_rows(d, 64, 5);
         let data = SignalDataset::from_rows(&rows).unwrap();
         let final_loss = |sigma_data: f64| {
             let model = MlpScoreConfig::new(d)
@@ -514,25 +520,10 @@ mod tests {
         use crate::sample::{sample_probability_flow, OdeSolver};
         use crate::train::{load_trained_prior, ScorePriorTrainer, SignalDataset, TrainConfig};
         use burn::backend::Autodiff;
-        use rand::Rng;
         use std::ops::ControlFlow;
         let d = 48;
+        let rows = subspace_rows(d, 64, 6);
         let mut rng = StdRng::seed_from_u64(6);
-        let dirs: Vec<Vec<f32>> = (0..3)
-            .map(|k| {
-                (0..d)
-                    .map(|i| ((i as f32 + 1.0) * (k as f32 + 1.0) * 0.3).sin())
-                    .collect()
-            })
-            .collect();
-        let rows: Vec<Vec<f32>> = (0..64)
-            .map(|_| {
-                let c: Vec<f32> = (0..3).map(|_| rng.random_range(-0.3..0.3)).collect();
-                (0..d)
-                    .map(|i| 0.5 + (0..3).map(|k| c[k] * dirs[k][i]).sum::<f32>())
-                    .collect()
-            })
-            .collect();
         let data = SignalDataset::from_rows(&rows).unwrap();
         let flat: Vec<f32> = rows.concat();
         let span = PrincipalBasis::fit(&flat, 64, d, 3).unwrap();
