@@ -386,8 +386,12 @@ fn load_denoiser_meta(dir: &Path) -> Result<(RunMeta, NoiseSpec)> {
 /// Denoises `[F][V]` normalised fields on `mesh` with a trained denoiser; returns them, the
 /// seconds per field (loading, including a spectral network's eigenbasis, included) and the
 /// network's name (`mlp` or `spectral`).
+///
+/// The denoised fields are projected onto the support of the clean signal the noise model
+/// assumes ([`project_to_support`]).
 fn run_denoiser<B: Backend>(
     dir: &Path,
+    spec: &NoiseSpec,
     mesh: &TriMesh,
     noisy: &[Vec<f32>],
     device: &B::Device,
@@ -401,9 +405,20 @@ fn run_denoiser<B: Backend>(
     };
     let (f, d) = (noisy.len(), noisy[0].len());
     let out = denoiser.denoise(util::tensor2::<B>(noisy.concat(), f, d, device));
-    let out = util::to_vec(out);
+    let mut out = util::to_vec(out);
+    project_to_support(spec, &mut out);
     let per = t0.elapsed().as_secs_f64() / f as f64;
     Ok((out.chunks(d).map(<[f32]>::to_vec).collect(), per, network))
+}
+
+/// Projects clean-signal estimates onto the support the noise model assumes for `x₀`: a
+/// Poisson rate is non-negative (the noise model clamps a negative `x₀` to 0), so negative
+/// estimates are set to 0. The other models put no bound on `x₀` (multiplicative Gamma noise
+/// keeps any sign; Jacobi estimates already lie in `(0, 1)`, the flow runs in logit space).
+fn project_to_support(spec: &NoiseSpec, values: &mut [f32]) {
+    if matches!(spec, NoiseSpec::Poisson { .. }) {
+        values.iter_mut().for_each(|v| *v = v.max(0.0));
+    }
 }
 
 /// What `denoise eval` prints with `--json`.
@@ -477,7 +492,8 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
                 meta.normalisation
             );
         }
-        let (out, per, network) = run_denoiser::<B::InnerBackend>(dir, mesh, &noisy, device)?;
+        let (out, per, network) =
+            run_denoiser::<B::InnerBackend>(dir, &spec, mesh, &noisy, device)?;
         let method = m.method.clone().unwrap_or_else(|| "denoiser".into());
         let base = match network {
             "mlp" => method,
@@ -656,7 +672,7 @@ fn apply_on<B: AutodiffBackend>(args: &DenoiseApplyArgs, device: &B::Device) -> 
     let mut noisy = normalised_rows(&selected, &fields, &norm)?;
     fit_to_noise(&spec, &mut noisy);
     let mesh = selected.domain.mesh();
-    let (out, per, _) = run_denoiser::<B::InnerBackend>(&args.model, mesh, &noisy, device)?;
+    let (out, per, _) = run_denoiser::<B::InnerBackend>(&args.model, &spec, mesh, &noisy, device)?;
     let denoised: Vec<Vec<f32>> = out.iter().map(|p| physical(p, &norm)).collect();
     let method = meta.method.as_deref().unwrap_or("denoiser");
     if ext.as_deref() == Some("nc") {
@@ -733,5 +749,17 @@ mod tests {
         }
         let plain = vertex_lumped_mass_matrix(&scan);
         assert!(heat_denoise(&l, &plain, &field, 1e-2).is_err());
+    }
+
+    #[test]
+    fn poisson_estimates_are_projected_onto_non_negative_rates() {
+        let mut v = vec![-0.2f32, 0.0, 0.3];
+        project_to_support(&parse_noise("poisson:10").unwrap(), &mut v);
+        assert_eq!(v, [0.0, 0.0, 0.3]);
+        for spec in ["gaussian:0.1", "gamma:0.2"] {
+            let mut v = vec![-0.2f32, 0.3];
+            project_to_support(&parse_noise(spec).unwrap(), &mut v);
+            assert_eq!(v, [-0.2, 0.3], "{spec}");
+        }
     }
 }
