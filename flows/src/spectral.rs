@@ -30,10 +30,10 @@ use burn::config::Config;
 use burn::module::{Module, Param};
 use burn::nn::Linear;
 use burn::tensor::{activation::silu, backend::Backend, Tensor};
-use meshflow_geometry::resample::PointIndex;
-use meshflow_geometry::{eigen, operators, topology, TriMesh};
+use meshflow_geometry::{eigen, operators, TriMesh};
 use rand::{rngs::StdRng, SeedableRng};
 
+use crate::classical::MeshRepair;
 use crate::score::{sinusoidal_embedding, ScoreNetwork};
 use crate::sde::VpSde;
 use crate::util::{self, LinearInit};
@@ -55,7 +55,7 @@ impl SpectralBasis {
     /// The `k` smallest eigenpairs of `L φ = λ M φ` for the cotangent Laplacian and the lumped
     /// mass of `mesh` ([`eigen::smallest_generalized_eigenpairs`]).
     ///
-    /// Scans carry defects ([`topology::repair`]: degenerate and duplicate faces, unused
+    /// Scans carry defects ([`meshflow_geometry::topology::repair`]: degenerate and duplicate faces, unused
     /// vertices; the Stanford `bun_zipper_res3.ply` has all three), and an unused vertex makes
     /// `M` singular. The basis is computed on the repaired mesh; a removed vertex gets mass 0
     /// (it does not enter `Φᵀ M x`) and the eigenvector values of its nearest kept vertex.
@@ -64,12 +64,13 @@ impl SpectralBasis {
         k: usize,
         options: &eigen::EigenOptions,
     ) -> crate::Result<Self> {
-        let (repaired, summary) = topology::repair(mesh);
-        let l = operators::cotan_laplacian(&repaired);
-        let m = operators::vertex_lumped_mass_matrix(&repaired);
+        let repair = MeshRepair::new(mesh);
+        let repaired = &repair.mesh;
+        let l = operators::cotan_laplacian(repaired);
+        let m = operators::vertex_lumped_mass_matrix(repaired);
         let pairs = eigen::smallest_generalized_eigenpairs(&l, &m, k, options)?;
         let mass = repaired.vertex_dual_areas();
-        if summary.unused_vertices_removed == 0 {
+        if repair.removed_vertices() == 0 {
             return Ok(Self {
                 values: pairs.values,
                 vectors: pairs.vectors,
@@ -77,42 +78,18 @@ impl SpectralBasis {
             });
         }
         // Each original vertex reads from its repaired index, or its nearest kept vertex.
-        let kept: Vec<usize> = (0..mesh.num_vertices())
-            .filter(|&v| summary.vertex_map[v].is_some())
-            .collect();
-        let index = PointIndex::new(
-            &kept
-                .iter()
-                .map(|&v| mesh.positions()[v])
-                .collect::<Vec<_>>(),
-        )?;
-        let removed: Vec<usize> = (0..mesh.num_vertices())
-            .filter(|&v| summary.vertex_map[v].is_none())
-            .collect();
-        let nearest = index.nearest_batch(
-            &removed
-                .iter()
-                .map(|&v| mesh.positions()[v])
-                .collect::<Vec<_>>(),
-        );
-        let mut source: Vec<usize> = summary.vertex_map.iter().map(|m| m.unwrap_or(0)).collect();
-        for (&v, &n) in removed.iter().zip(&nearest) {
-            source[v] = summary.vertex_map[kept[n]].expect("kept vertices are mapped");
-        }
-        let (v_full, v_rep) = (mesh.num_vertices(), repaired.num_vertices());
+        let source = repair.source_vertices(mesh)?;
+        let v_rep = repaired.num_vertices();
         let vectors = (0..pairs.values.len())
             .flat_map(|i| {
                 let col = &pairs.vectors[i * v_rep..(i + 1) * v_rep];
                 source.iter().map(move |&r| col[r])
             })
             .collect();
-        let mass = (0..v_full)
-            .map(|v| summary.vertex_map[v].map_or(0.0, |r| mass[r]))
-            .collect();
         Ok(Self {
             values: pairs.values,
             vectors,
-            mass,
+            mass: repair.extend(&mass, 0.0),
         })
     }
 

@@ -232,7 +232,7 @@ fn expand_with_table(
     }
 
     // Later (more specific) layers override earlier ones.
-    let mut chosen: Vec<(String, &toml::Value)> = Vec::new();
+    let mut chosen: Vec<(&clap::Arg, &toml::Value)> = Vec::new();
     for (t, section) in &layers {
         // Keys of the top level or of a command group's table (`[denoise]`) may be meant for
         // another command of that group; keys of the leaf command's own table may not.
@@ -254,10 +254,10 @@ fn expand_with_table(
                     file.display()
                 );
             }
-            let arg = leaf
+            let Some(arg) = leaf
                 .get_arguments()
-                .find(|a| a.get_long() == Some(long.as_str()) && !a.is_hide_set());
-            if arg.is_none() {
+                .find(|a| a.get_long() == Some(long.as_str()) && !a.is_hide_set())
+            else {
                 if !leaf_table && known.contains(&long) {
                     continue; // an option of another command, in a shared table
                 }
@@ -287,10 +287,10 @@ fn expand_with_table(
                     file.display(),
                     options.join(", ")
                 );
-            }
-            match chosen.iter_mut().find(|(k, _)| *k == long) {
+            };
+            match chosen.iter_mut().find(|(a, _)| a.get_id() == arg.get_id()) {
                 Some(slot) => slot.1 = value,
-                None => chosen.push((long, value)),
+                None => chosen.push((arg, value)),
             }
         }
     }
@@ -301,16 +301,13 @@ fn expand_with_table(
         .position(|a| a == OsStr::new("--"))
         .unwrap_or(argv.len());
     let mut extra = Vec::new();
-    for (long, value) in chosen {
-        let arg = leaf
-            .get_arguments()
-            .find(|a| a.get_long() == Some(long.as_str()))
-            .expect("checked above");
+    for (arg, value) in chosen {
         if given_on_command_line(arg, &argv) {
             continue;
         }
+        let long = arg.get_long().expect("looked up by its long name");
         extra.extend(
-            words_for(arg, &long, value, file)?
+            words_for(arg, long, value, file)?
                 .into_iter()
                 .map(OsString::from),
         );

@@ -73,27 +73,47 @@ struct Plan {
     dps_steps: usize,
 }
 
-fn plan(args: &DemoArgs) -> Result<Plan> {
-    let q = args.quick;
-    Ok(match args.which {
-        DemoKind::Era5 => Plan {
-            selection: SelectionArgs {
-                data: Some("era5".into()),
-                var: Some("t".into()),
-                regrid: Some(if q { "latlon:13x24" } else { "latlon:31x60" }.into()),
-                ..SelectionArgs::default()
-            },
-            task: "era5-imputation",
-            prior_steps: if q { 40 } else { 1500 },
+impl Plan {
+    /// The sizes both demos share; `--quick` shrinks every one of them.
+    fn new(
+        selection: SelectionArgs,
+        task: &'static str,
+        quick: bool,
+        prior_steps: usize,
+        sampler_steps: usize,
+    ) -> Self {
+        let q = quick;
+        Self {
+            selection,
+            task,
+            prior_steps: if q { 40 } else { prior_steps },
             prior_hidden: if q { 64 } else { 512 },
-            sampler_steps: if q { 10 } else { 400 },
+            sampler_steps: if q { 10 } else { sampler_steps },
             sampler_batch: if q { 4 } else { 16 },
             flow_steps: if q { 2 } else { 6 },
             z_per_y: 2,
             fields: if q { 2 } else { 4 },
             samples: if q { 8 } else { 64 },
             dps_steps: if q { 20 } else { 500 },
-        },
+        }
+    }
+}
+
+fn plan(args: &DemoArgs) -> Result<Plan> {
+    let q = args.quick;
+    Ok(match args.which {
+        DemoKind::Era5 => Plan::new(
+            SelectionArgs {
+                data: Some("era5".into()),
+                var: Some("t".into()),
+                regrid: Some(if q { "latlon:13x24" } else { "latlon:31x60" }.into()),
+                ..SelectionArgs::default()
+            },
+            "era5-imputation",
+            q,
+            1500,
+            400,
+        ),
         DemoKind::Bunny => {
             let missing = |what: &str, fetch: &str| {
                 format!(
@@ -104,24 +124,18 @@ fn plan(args: &DemoArgs) -> Result<Plan> {
             let mesh = find_data_file(BUNNY_RES3).with_context(|| missing("the bunny", "bunny"))?;
             let images =
                 find_data_file(MNIST_TRAIN_IMAGES).with_context(|| missing("MNIST", "mnist"))?;
-            Plan {
-                selection: SelectionArgs {
+            Plan::new(
+                SelectionArgs {
                     mesh: Some(mesh.to_string_lossy().into_owned()),
                     images: Some(images),
                     fields: Some(if q { "0:16" } else { "0:2000" }.into()),
                     ..SelectionArgs::default()
                 },
-                task: "bunny-mnist",
-                prior_steps: if q { 40 } else { 4000 },
-                prior_hidden: if q { 64 } else { 512 },
-                sampler_steps: if q { 10 } else { 600 },
-                sampler_batch: if q { 4 } else { 16 },
-                flow_steps: if q { 2 } else { 6 },
-                z_per_y: 2,
-                fields: if q { 2 } else { 4 },
-                samples: if q { 8 } else { 64 },
-                dps_steps: if q { 20 } else { 500 },
-            }
+                "bunny-mnist",
+                q,
+                4000,
+                600,
+            )
         }
     })
 }

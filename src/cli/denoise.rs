@@ -32,8 +32,8 @@ use super::impute::{physical, score, score_table, write_grid_nc, GridVar, Method
 use super::progress::Progress;
 use super::select::{Selected, SelectionArgs};
 use super::train::{
-    apply_common_overrides, check_same_meta, normalised_rows, prepare, raise_steps, report_trained,
-    track_steps, CommonTrainArgs, PreparedData, RunMeta,
+    apply_common_overrides, check_same_meta, normalised_rows, prepare, raise_steps, track_steps,
+    CommonTrainArgs, PreparedData, RunMeta, Trained,
 };
 use crate::datasets::noise::{CorrelatedGaussianNoise, NoiseModel, NoiseSpec};
 use crate::datasets::npy::{write_npz, NpyArray};
@@ -44,7 +44,7 @@ use crate::flows::inverse::{
 };
 use crate::flows::prelude::*;
 use crate::flows::util;
-use crate::geometry::operators::{cotan_laplacian, vertex_lumped_mass_matrix};
+use crate::geometry::operators::{cotan_laplacian, diagonal_matrix};
 use crate::geometry::signal::Normalisation;
 use crate::geometry::TriMesh;
 
@@ -329,21 +329,17 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
         t
     };
     let (total, done) = (trainer.config().steps, trainer.step());
-    let t0 = Instant::now();
-    track_steps(&c.out, method.name(), total, done, c.silent(), |on_step| {
-        Ok(trainer.run(|p| {
+    track_steps(c, method.name(), total, done, |on_step| {
+        trainer.run(|p| {
             on_step(p.step, p.loss);
             ControlFlow::Continue(())
-        })?)
-    })?;
-    report_trained(
-        c,
-        method.name(),
-        trainer.step(),
-        trainer.last_loss(),
-        trainer.last_checkpoint(),
-        t0.elapsed().as_secs_f64(),
-    )
+        })?;
+        Ok(Trained {
+            steps: trainer.step(),
+            last_loss: trainer.last_loss(),
+            checkpoint: trainer.last_checkpoint().map(Path::to_path_buf),
+        })
+    })
 }
 
 /// The eigenbasis of a spectral network on `mesh` (`None` for the MLP), with its cost on
@@ -708,19 +704,13 @@ fn apply_on<B: AutodiffBackend>(args: &DenoiseApplyArgs, device: &B::Device) -> 
 /// them: the Stanford `bun_zipper_res3.ply` has 2) has zero mass and no neighbours, which
 /// makes `M + tL` singular; it gets the mean vertex mass, so smoothing leaves it unchanged.
 fn heat_operators(mesh: &crate::geometry::TriMesh) -> (sprs::CsMat<f64>, sprs::CsMat<f64>) {
-    let l = cotan_laplacian(mesh);
     let mut mass = mesh.vertex_dual_areas();
-    if mass.iter().all(|&a| a > 0.0) {
-        return (l, vertex_lumped_mass_matrix(mesh));
-    }
     let positive: Vec<f64> = mass.iter().copied().filter(|&a| a > 0.0).collect();
     let mean = positive.iter().sum::<f64>() / positive.len().max(1) as f64;
     mass.iter_mut()
         .filter(|a| **a <= 0.0)
         .for_each(|a| *a = mean);
-    let n = mass.len();
-    let m = sprs::CsMat::new((n, n), (0..=n).collect(), (0..n).collect(), mass);
-    (l, m)
+    (cotan_laplacian(mesh), diagonal_matrix(mass))
 }
 
 #[cfg(test)]
@@ -747,7 +737,7 @@ mod tests {
         for (a, b) in smoothed[..v].iter().zip(&expected) {
             assert!((a - b).abs() < 1e-5, "{a} vs {b}");
         }
-        let plain = vertex_lumped_mass_matrix(&scan);
+        let plain = crate::geometry::operators::vertex_lumped_mass_matrix(&scan);
         assert!(heat_denoise(&l, &plain, &field, 1e-2).is_err());
     }
 

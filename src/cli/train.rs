@@ -126,16 +126,24 @@ impl CommonTrainArgs {
     }
 }
 
+/// Where a training run ended: what [`track_steps`] reports.
+pub(crate) struct Trained {
+    /// Completed steps.
+    pub steps: usize,
+    /// Loss of the last step.
+    pub last_loss: Option<f32>,
+    /// The last checkpoint written.
+    pub checkpoint: Option<PathBuf>,
+}
+
 /// The end-of-training report of every trainer: one line on stderr, or with `--json` one
 /// object on stdout.
-pub(crate) fn report_trained(
-    c: &CommonTrainArgs,
-    what: &str,
-    steps: usize,
-    last_loss: Option<f32>,
-    checkpoint: Option<&Path>,
-    seconds: f64,
-) -> Result<()> {
+fn report_trained(c: &CommonTrainArgs, what: &str, trained: &Trained, seconds: f64) -> Result<()> {
+    let Trained {
+        steps,
+        last_loss,
+        checkpoint,
+    } = trained;
     if c.json {
         let v = serde_json::json!({
             "model": what,
@@ -150,7 +158,9 @@ pub(crate) fn report_trained(
         eprintln!(
             "{what} trained: {steps} steps in {seconds:.1} s, last loss {:.4}, checkpoint {}",
             last_loss.unwrap_or(f32::NAN),
-            checkpoint.map_or("-".into(), |p| p.display().to_string())
+            checkpoint
+                .as_ref()
+                .map_or("-".into(), |p| p.display().to_string())
         );
     }
     Ok(())
@@ -347,21 +357,17 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
         eprintln!("prior: the network works in {r} principal directions of the training fields");
     }
     let (total, done) = (trainer.config().steps, trainer.step());
-    let t0 = Instant::now();
-    track_steps(&c.out, "prior", total, done, c.silent(), |on_step| {
-        Ok(trainer.run(|p| {
+    track_steps(c, "prior", total, done, |on_step| {
+        trainer.run(|p| {
             on_step(p.step, p.loss);
             ControlFlow::Continue(())
-        })?)
-    })?;
-    report_trained(
-        c,
-        "prior",
-        trainer.step(),
-        trainer.last_loss(),
-        trainer.last_checkpoint(),
-        t0.elapsed().as_secs_f64(),
-    )
+        })?;
+        Ok(Trained {
+            steps: trainer.step(),
+            last_loss: trainer.last_loss(),
+            checkpoint: trainer.last_checkpoint().map(Path::to_path_buf),
+        })
+    })
 }
 
 /// Raises `steps` in `dir/config.json` when `--steps` asks for more than the saved run.
@@ -461,21 +467,17 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
         t
     };
     let (total, done) = (trainer.config().steps, trainer.step());
-    let t0 = Instant::now();
-    track_steps(&c.out, "sampler", total, done, c.silent(), |on_step| {
-        Ok(trainer.run(|p| {
+    track_steps(c, "sampler", total, done, |on_step| {
+        trainer.run(|p| {
             on_step(p.step, p.loss);
             ControlFlow::Continue(())
-        })?)
-    })?;
-    report_trained(
-        c,
-        "sampler",
-        trainer.step(),
-        trainer.last_loss(),
-        trainer.last_checkpoint(),
-        t0.elapsed().as_secs_f64(),
-    )
+        })?;
+        Ok(Trained {
+            steps: trainer.step(),
+            last_loss: trainer.last_loss(),
+            checkpoint: trainer.last_checkpoint().map(Path::to_path_buf),
+        })
+    })
 }
 
 /// The VP-SDE a prior was trained with.
@@ -513,26 +515,27 @@ pub(crate) fn task_degradation(
     Ok((mask_rate, sigma))
 }
 
-/// Runs a training loop with a progress bar and `dir/history.csv`: `run` gets a callback to
-/// call with `(step, loss)` after every step. The history is written even when `run` fails
-/// (rows past the last checkpoint are dropped again on `--resume`).
+/// Runs a training loop with a progress bar and `c.out/history.csv`, then reports it
+/// ([`report_trained`]): `run` gets a callback to call with `(step, loss)` after every step and
+/// returns where the run ended. The history is written even when `run` fails (rows past the
+/// last checkpoint are dropped again on `--resume`).
 pub(crate) fn track_steps(
-    dir: &Path,
+    c: &CommonTrainArgs,
     what: &str,
     total: usize,
     done: usize,
-    quiet: bool,
-    run: impl FnOnce(&mut dyn FnMut(usize, f32)) -> Result<()>,
+    run: impl FnOnce(&mut dyn FnMut(usize, f32)) -> Result<Trained>,
 ) -> Result<()> {
-    let mut history = History::open(dir, done)?;
-    let mut bar = Progress::new(what, total, done, quiet);
+    let t0 = Instant::now();
+    let mut history = History::open(&c.out, done)?;
+    let mut bar = Progress::new(what, total, done, c.silent());
     let result = run(&mut |step, loss| {
         history.push(step, loss);
         bar.update(step, loss);
     });
     history.flush()?;
     bar.finish();
-    result
+    report_trained(c, what, &result?, t0.elapsed().as_secs_f64())
 }
 
 /// Applies the `--steps`, `--batch-size` and `--lr` overrides of [`CommonTrainArgs`] to a

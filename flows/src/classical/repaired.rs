@@ -1,5 +1,6 @@
 //! Running a mesh method on the repaired mesh of a scan.
 
+use meshflow_geometry::resample::PointIndex;
 use meshflow_geometry::signal::Mask;
 use meshflow_geometry::topology::repair;
 use meshflow_geometry::TriMesh;
@@ -60,6 +61,36 @@ impl MeshRepair {
             .filter(|(_, m)| m.is_some())
             .map(|(v, _)| *v)
             .collect())
+    }
+
+    /// Values on [`MeshRepair::mesh`] (`[V']`) on the original vertices (`[V]`), `removed` at
+    /// the vertices the repair removed.
+    pub fn extend<T: Copy>(&self, repaired: &[T], removed: T) -> Vec<T> {
+        self.vertex_map
+            .iter()
+            .map(|m| m.map_or(removed, |i| repaired[i]))
+            .collect()
+    }
+
+    /// For every vertex of the original mesh, the vertex of [`MeshRepair::mesh`] it reads from:
+    /// its own if kept, else the nearest kept one (3-D Euclidean distance).
+    ///
+    /// # Errors
+    /// A geometry error if the repaired mesh has no vertex.
+    pub fn source_vertices(&self, original: &TriMesh) -> Result<Vec<usize>> {
+        let mut source: Vec<usize> = self.vertex_map.iter().map(|m| m.unwrap_or(0)).collect();
+        if self.removed_vertices() == 0 {
+            return Ok(source);
+        }
+        let index = PointIndex::new(self.mesh.positions())?;
+        let removed: Vec<usize> = (0..self.vertex_map.len())
+            .filter(|&v| self.vertex_map[v].is_none())
+            .collect();
+        let queries: Vec<_> = removed.iter().map(|&v| original.positions()[v]).collect();
+        for (&v, n) in removed.iter().zip(index.nearest_batch(&queries)) {
+            source[v] = n;
+        }
+        Ok(source)
     }
 
     /// `inner` (built on [`MeshRepair::mesh`]) as a reconstructor on the original mesh.
