@@ -54,7 +54,8 @@ use crate::sde::VpSde;
 use crate::train::{
     finite_loss, latest_checkpoint, load_latest_record, load_module, load_optimizer,
     load_run_config, prepare_run_dir, random_batch, read_state, run_steps, save_module,
-    save_optimizer, step_rng, write_checkpoint, CheckpointState, SignalDataset, SteppedTrainer,
+    save_optimizer, step_rng, write_checkpoint, CheckpointState, GradNormClip, SignalDataset,
+    SteppedTrainer,
 };
 use crate::util;
 
@@ -188,6 +189,12 @@ pub struct SamplerTrainConfig {
     /// Observed fraction of the default [`RandomMask`] measurement model.
     #[config(default = 0.5)]
     pub observed_fraction: f64,
+    /// Gradient clipping relative to the run's typical gradient norm: a step's gradient is
+    /// scaled down to at most this multiple of the running mean of the (clipped) global norms
+    /// (see `GradNormClip` in `train.rs`). `None` turns it off. A `config.json` written before
+    /// this field existed loads with the default.
+    #[config(default = "Some(5.0)")]
+    pub clip_factor: Option<f64>,
     /// Monte-Carlo time samples of the ELBO surrogate per flow sample.
     #[config(default = 1)]
     pub elbo_time_samples: usize,
@@ -241,6 +248,13 @@ impl SamplerTrainConfig {
                 "noise_std must be positive (the likelihood divides by σ²), got {}",
                 self.noise_std
             ));
+        }
+        if let Some(f) = self.clip_factor {
+            if !(f > 1.0 && f.is_finite()) {
+                return bad(format!(
+                    "clip_factor must be > 1 (a multiple of the typical gradient norm), got {f}"
+                ));
+            }
         }
         if !(self.prior_weight >= 0.0 && self.prior_weight.is_finite()) {
             return bad(format!(
@@ -323,6 +337,7 @@ where
     measurements: M,
     step: usize,
     last_loss: Option<f32>,
+    clip: GradNormClip,
     data: Tensor<B, 2>,
     data_len: usize,
     device: B::Device,
@@ -435,6 +450,7 @@ where
             measurements,
             step: 0,
             last_loss: None,
+            clip: GradNormClip::default(),
             data: data_t,
             data_len: data.len(),
             device: device.clone(),
@@ -471,6 +487,9 @@ where
             measurements,
             step: state.step,
             last_loss: state.loss,
+            clip: GradNormClip {
+                mean: state.grad_norm,
+            },
             data: data.to_tensor(device),
             data_len: data.len(),
             device: device.clone(),
@@ -533,7 +552,10 @@ where
         let x0 = random_batch(&self.data, self.data_len, self.config.batch_size, &mut rng);
         let loss = self.loss(x0, &mut rng);
         let value = finite_loss(&loss, self.step, &self.last_checkpoint)?;
-        let grads = GradientsParams::from_grads(loss.backward(), &self.flow);
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.flow);
+        if let Some(factor) = self.config.clip_factor {
+            self.clip.apply(&self.flow, &mut grads, factor);
+        }
         let lr = self.config.learning_rate_at(self.step);
         self.flow = self.optim.step(lr, self.flow.clone(), grads);
         self.step += 1;
@@ -547,6 +569,7 @@ where
         let state = CheckpointState {
             step: self.step,
             loss: self.last_loss,
+            grad_norm: self.clip.mean,
         };
         let path = write_checkpoint(
             self.dir.as_deref(),

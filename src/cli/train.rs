@@ -233,6 +233,10 @@ pub struct TrainSamplerArgs {
     /// Weight λ of the prior term.
     #[arg(long, default_value_t = 1.0)]
     pub prior_weight: f64,
+    /// Clip each step's gradient to this multiple of the run's running mean gradient norm
+    /// (guards against a single outlier batch derailing the flow); 0 turns clipping off.
+    #[arg(long, default_value_t = 5.0)]
+    pub clip_factor: f64,
     /// Training options.
     #[command(flatten)]
     pub common: CommonTrainArgs,
@@ -458,6 +462,7 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
             .with_observed_fraction(1.0 - mask_rate)
             .with_z_per_y(args.z_per_y)
             .with_prior_weight(args.prior_weight)
+            .with_clip_factor((args.clip_factor > 0.0).then_some(args.clip_factor))
             .with_final_lr_fraction(0.1)
             .with_seed(c.seed)
             .with_checkpoint_every(c.checkpoint_every);
