@@ -111,11 +111,8 @@ impl<B: AutodiffBackend, N: ConditionalNoise> InverseFlowTrainer<B, N> {
         }
     }
 
-    /// Runs until `config.steps`, calling `progress` after every step. Returning
-    /// `ControlFlow::Break` stops immediately *without* writing a checkpoint (like a kill).
-    ///
-    /// A NaN/Inf loss stops training with [`FlowError::NonFiniteLoss`] before the bad step is
-    /// applied; the checkpoints on disk are left as they were.
+    /// Runs until `config.steps`, calling `progress` after every step; a `ControlFlow::Break`
+    /// and a NaN/Inf loss stop as in [`crate::train::ScorePriorTrainer::run`].
     pub fn run(
         &mut self,
         progress: impl FnMut(InverseProgress) -> ControlFlow<()>,
