@@ -5,24 +5,12 @@
 //! Real data comes from `$MESHFLOW_DATA` (else `../shared/data`); without it the tests print
 //! `skipping: ...`, unless `CI` is set, where they fail.
 
-use std::path::{Path, PathBuf};
-
 use meshflow::datasets::field::read_variable;
 use meshflow::datasets::testdata::data_file;
 use serde_json::Value;
 
 mod common;
-use common::{fails_cleanly, json_of, meshflow};
-
-fn tmp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("meshflow-cli-data-{tag}-{}", std::process::id()));
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{fails_cleanly, json_of, meshflow, s, tmp_dir};
 
 fn variable<'a>(info: &'a Value, name: &str) -> &'a Value {
     info["variables"]
@@ -127,7 +115,7 @@ fn convert_grib_to_netcdf_and_npz_round_trips() {
     let Some(p) = data_file("era5/era5-levels-members.grib") else {
         return;
     };
-    let dir = tmp_dir("convert");
+    let dir = tmp_dir("cli-data-convert");
     let want = read_variable(&p, Some("t")).unwrap();
     let bits = |v: &[f32]| v.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
     for name in ["t.nc", "t.npz"] {
@@ -197,7 +185,7 @@ fn a_damaged_grib_message_is_named() {
 
 #[test]
 fn truncated_netcdf_files_fail_cleanly() {
-    let dir = tmp_dir("truncated");
+    let dir = tmp_dir("cli-data-truncated");
     for (rel, name) in [
         ("reanalysis/TREFHT.B06.57.atm.1890-1999ANN.nc", "trefht.nc"),
         ("reanalysis/A1B_north_america.nc", "a1b.nc"),
@@ -216,7 +204,7 @@ fn truncated_netcdf_files_fail_cleanly() {
 
 #[test]
 fn wrong_magic_names_the_bytes_and_the_formats() {
-    let dir = tmp_dir("magic");
+    let dir = tmp_dir("cli-data-magic");
     let p = dir.join("temperature.nc");
     std::fs::write(&p, b"hello, world: not a NetCDF file").unwrap();
     fails_cleanly(
@@ -240,7 +228,7 @@ fn bad_variable_fields_and_output_are_explained() {
     let Some(p) = data_file("era5/era5-levels-members.grib") else {
         return;
     };
-    let dir = tmp_dir("args");
+    let dir = tmp_dir("cli-data-args");
     let out = dir.join("out.nc");
     fails_cleanly(
         &["convert", s(&p), s(&out), "--var", "nosuch"],
@@ -308,7 +296,7 @@ fn builtin_era5_reports_without_any_data_directory() {
 
 #[test]
 fn builtin_era5_converts_losslessly() {
-    let dir = tmp_dir("builtin-convert");
+    let dir = tmp_dir("cli-data-builtin-convert");
     let out = dir.join("t.nc");
     let summary = json_of(&[
         "convert",
@@ -378,7 +366,7 @@ fn calendar_override_decodes_noleap_model_years() {
     assert!(info["warnings"].as_array().unwrap().is_empty(), "{info}");
 
     // Converted with the override, the .nc carries the calendar and the same dates.
-    let dir = tmp_dir("calendar");
+    let dir = tmp_dir("cli-data-calendar");
     let out = dir.join("trefht.nc");
     json_of(&["convert", s(&p), s(&out), "--calendar", "365_day", "--json"]);
     let back = read_variable(&out, None).unwrap();

@@ -3,33 +3,15 @@
 //! on noisy fields only, the metrics table against the no-clean-data baselines, the denoised
 //! fields in CF NetCDF, and clear errors on bad input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use meshflow::datasets::field::read_variable;
-use serde_json::Value;
 
 mod common;
-use common::{fails_cleanly, json_of, meshflow, method, write_fields, NLAT, NLON};
-
-fn tmp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("meshflow-cli-denoise-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
-
-fn succeeds(args: &[&str]) {
-    let out = meshflow(args);
-    assert!(
-        out.status.success(),
-        "meshflow {args:?}: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::{
+    fails_cleanly, json_of, method, read_json, refs, s, succeeds, tmp_dir, train_tiny_prior,
+    write_fields, NLAT, NLON,
+};
 
 fn train(data: &Path, method: &str, out: &Path, steps: &str) {
     succeeds(&[
@@ -53,21 +35,32 @@ fn train(data: &Path, method: &str, out: &Path, steps: &str) {
     ]);
 }
 
-fn refs(v: &[String]) -> Vec<&str> {
-    v.iter().map(String::as_str).collect()
+/// `denoise apply` of the model in `model` to the fields `fields` of `data`, written to `out`.
+fn apply(model: &Path, data: &Path, fields: &str, out: &Path) {
+    succeeds(&[
+        "denoise",
+        "apply",
+        "--model",
+        s(model),
+        "--data",
+        s(data),
+        "--fields",
+        fields,
+        "--out",
+        s(out),
+    ]);
 }
 
 #[test]
 fn denoise_train_eval_and_apply_end_to_end() {
-    let dir = tmp_dir("e2e");
+    let dir = tmp_dir("cli-denoise-e2e");
     let data = dir.join("fields.npz");
     write_fields(&data);
     let icm = dir.join("icm");
     let ifm = dir.join("ifm");
     train(&data, "icm", &icm, "12");
     train(&data, "ifm", &ifm, "6");
-    let meta: Value =
-        serde_json::from_str(&std::fs::read_to_string(icm.join("meshflow.json")).unwrap()).unwrap();
+    let meta = read_json(&icm.join("meshflow.json"));
     assert_eq!(meta["kind"], "denoiser");
     assert_eq!(meta["noise"], "gaussian:0.1");
     assert_eq!(meta["method"], "icm");
@@ -134,34 +127,12 @@ fn denoise_train_eval_and_apply_end_to_end() {
 
     // Apply: the first three fields, as noisy observations, to CF NetCDF.
     let nc = dir.join("denoised.nc");
-    succeeds(&[
-        "denoise",
-        "apply",
-        "--model",
-        s(&icm),
-        "--data",
-        s(&data),
-        "--fields",
-        "0:3",
-        "--out",
-        s(&nc),
-    ]);
+    apply(&icm, &data, "0:3", &nc);
     let var = read_variable(&nc, Some("temperature")).unwrap();
     assert_eq!((var.nlat(), var.nlon(), var.num_fields()), (NLAT, NLON, 3));
     assert!(var.field(2).iter().all(|v| v.is_finite()));
     let npz = dir.join("denoised.npz");
-    succeeds(&[
-        "denoise",
-        "apply",
-        "--model",
-        s(&ifm),
-        "--data",
-        s(&data),
-        "--fields",
-        "0:2",
-        "--out",
-        s(&npz),
-    ]);
+    apply(&ifm, &data, "0:2", &npz);
     let arrays = meshflow::datasets::npy::read_npz(&npz).unwrap();
     let v = (NLAT - 2) * NLON + 2;
     assert_eq!(arrays.get("temperature").unwrap().shape(), &[2, v]);
@@ -172,7 +143,7 @@ fn denoise_train_eval_and_apply_end_to_end() {
 /// eigenbasis is recomputed from the mesh), is scored as `icm-spectral` by `eval` and applies.
 #[test]
 fn spectral_denoiser_trains_resumes_evaluates_and_applies() {
-    let dir = tmp_dir("spectral");
+    let dir = tmp_dir("cli-denoise-spectral");
     let data = dir.join("fields.npz");
     write_fields(&data);
     let run = dir.join("icm-spectral");
@@ -200,8 +171,7 @@ fn spectral_denoiser_trains_resumes_evaluates_and_applies() {
         ]
     };
     succeeds(&refs(&train_args("6")));
-    let config: Value =
-        serde_json::from_str(&std::fs::read_to_string(run.join("config.json")).unwrap()).unwrap();
+    let config = read_json(&run.join("config.json"));
     assert_eq!(config["spectral"]["modes"], 16, "{config}");
     let mut resume = train_args("9");
     resume.push("--resume".into());
@@ -212,18 +182,7 @@ fn spectral_denoiser_trains_resumes_evaluates_and_applies() {
     let psnr = method(&out, "icm-spectral")["psnr"].as_f64();
     assert!(psnr.is_some_and(f64::is_finite), "{out}");
     let npz = dir.join("denoised.npz");
-    succeeds(&[
-        "denoise",
-        "apply",
-        "--model",
-        s(&run),
-        "--data",
-        s(&data),
-        "--fields",
-        "0:2",
-        "--out",
-        s(&npz),
-    ]);
+    apply(&run, &data, "0:2", &npz);
     let arrays = meshflow::datasets::npy::read_npz(&npz).unwrap();
     assert_eq!(arrays.get("temperature").unwrap().shape()[0], 2);
     let _ = std::fs::remove_dir_all(&dir);
@@ -231,7 +190,7 @@ fn spectral_denoiser_trains_resumes_evaluates_and_applies() {
 
 #[test]
 fn bad_denoise_input_is_explained() {
-    let dir = tmp_dir("bad");
+    let dir = tmp_dir("cli-denoise-bad");
     let data = dir.join("fields.npz");
     write_fields(&data);
     let out = dir.join("m");
@@ -272,18 +231,7 @@ fn bad_denoise_input_is_explained() {
         &["meshflow.json", "denoise train"],
     );
     let prior = dir.join("prior");
-    succeeds(&[
-        "train-prior",
-        "--data",
-        s(&data),
-        "--out",
-        s(&prior),
-        "--steps",
-        "2",
-        "--hidden",
-        "16",
-        "--quiet",
-    ]);
+    train_tiny_prior(&data, &prior);
     fails_cleanly(
         &["denoise", "eval", "--model", s(&prior)],
         &["not a denoiser run", "meshflow denoise train"],

@@ -3,25 +3,16 @@
 //! offline everywhere): the run directories, resuming, the metrics table, the result files in
 //! the users' formats, and clear errors on bad input.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use meshflow::datasets::field::read_variable;
 use meshflow::datasets::npy::read_npz;
-use serde_json::Value;
 
 mod common;
-use common::{fails_cleanly, json_of, meshflow, method, write_fields, NLAT, NLON, TIMES};
-
-fn tmp_dir(tag: &str) -> PathBuf {
-    let d = std::env::temp_dir().join(format!("meshflow-cli-flows-{tag}-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&d);
-    std::fs::create_dir_all(&d).unwrap();
-    d
-}
-
-fn s(p: &Path) -> &str {
-    p.to_str().unwrap()
-}
+use common::{
+    fails_cleanly, json_of, method, read_json, s, succeeds, tmp_dir, train_tiny_prior,
+    write_fields, NLAT, NLON, TIMES,
+};
 
 fn history_rows(dir: &Path) -> Vec<(usize, f64)> {
     std::fs::read_to_string(dir.join("history.csv"))
@@ -37,7 +28,7 @@ fn history_rows(dir: &Path) -> Vec<(usize, f64)> {
 
 #[test]
 fn train_prior_sampler_and_impute_end_to_end() {
-    let dir = tmp_dir("e2e");
+    let dir = tmp_dir("cli-flows-e2e");
     let data = dir.join("fields.npz");
     write_fields(&data);
     let prior = dir.join("prior");
@@ -45,7 +36,7 @@ fn train_prior_sampler_and_impute_end_to_end() {
     let result = dir.join("result");
 
     // Prior: 12 steps, then resumed to 20 (as after a kill); history follows the run.
-    let out = meshflow(&[
+    succeeds(&[
         "train-prior",
         "--data",
         s(&data),
@@ -59,11 +50,6 @@ fn train_prior_sampler_and_impute_end_to_end() {
         "64",
         "--quiet",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
     assert_eq!(history_rows(&prior).len(), 12);
     // The resume's options come from a config file (`--data` stays on the command line and
     // overrides the file's), and `--json` reports the run.
@@ -95,9 +81,7 @@ fn train_prior_sampler_and_impute_end_to_end() {
         (1..=20).collect::<Vec<_>>()
     );
     assert!(prior.join("checkpoint-000000020").is_dir());
-    let meta: Value =
-        serde_json::from_str(&std::fs::read_to_string(prior.join("meshflow.json")).unwrap())
-            .unwrap();
+    let meta = read_json(&prior.join("meshflow.json"));
     let train: Vec<u64> = meta["train"]
         .as_array()
         .unwrap()
@@ -115,7 +99,7 @@ fn train_prior_sampler_and_impute_end_to_end() {
     assert!(test.iter().all(|t| !train.contains(t)));
 
     // Sampler on the ERA5 task's degradation.
-    let out = meshflow(&[
+    succeeds(&[
         "train-sampler",
         "--prior",
         s(&prior),
@@ -131,14 +115,7 @@ fn train_prior_sampler_and_impute_end_to_end() {
         "2",
         "--quiet",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let meta: Value =
-        serde_json::from_str(&std::fs::read_to_string(sampler.join("meshflow.json")).unwrap())
-            .unwrap();
+    let meta = read_json(&sampler.join("meshflow.json"));
     assert_eq!(meta["mask_rate"], 0.6);
     assert_eq!(meta["noise_sigma"], 0.05);
 
@@ -218,9 +195,7 @@ fn train_prior_sampler_and_impute_end_to_end() {
         flags.field(1)[6 * NLON],
         (mask.data[v + vertex] == 0) as u8 as f32
     );
-    let json: Value =
-        serde_json::from_str(&std::fs::read_to_string(result.join("result.json")).unwrap())
-            .unwrap();
+    let json = read_json(&result.join("result.json"));
     assert_eq!(json["discretisation"]["kind"], "grid");
     assert_eq!(json["fields"].as_array().unwrap().len(), 2);
     let _ = std::fs::remove_dir_all(&dir);
@@ -228,7 +203,7 @@ fn train_prior_sampler_and_impute_end_to_end() {
 
 #[test]
 fn bad_training_and_imputation_input_is_explained() {
-    let dir = tmp_dir("bad");
+    let dir = tmp_dir("cli-flows-bad");
     let data = dir.join("fields.npz");
     write_fields(&data);
     fails_cleanly(
@@ -295,19 +270,7 @@ fn bad_training_and_imputation_input_is_explained() {
     );
     // A prior is not a sampler.
     let prior = dir.join("prior");
-    let out = meshflow(&[
-        "train-prior",
-        "--data",
-        s(&data),
-        "--out",
-        s(&prior),
-        "--steps",
-        "2",
-        "--hidden",
-        "16",
-        "--quiet",
-    ]);
-    assert!(out.status.success());
+    train_tiny_prior(&data, &prior);
     fails_cleanly(
         &["impute", "--sampler", s(&prior), "--out", s(&dir.join("r"))],
         &["not a sampler run"],

@@ -9,13 +9,10 @@ use meshflow::geometry::{io::write_ply, sphere::SphereGrid, TriMesh};
 use meshflow::viewers::figure::RgbImage;
 
 mod common;
-use common::{fails_cleanly, json_of, meshflow};
+use common::{fails_cleanly, json_of, meshflow, succeeds, tmp_dir};
 
 fn fresh_dir(name: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("meshflow-cli-view-{}-{name}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    tmp_dir(&format!("cli-view-{name}"))
 }
 
 fn f32s(shape: &[usize], data: Vec<f32>) -> NpyArray {
@@ -101,21 +98,11 @@ fn png_size(path: &Path) -> (u32, u32) {
     (img.width(), img.height())
 }
 
-fn run_ok(args: &[&str]) -> String {
-    let out = meshflow(args);
-    assert!(
-        out.status.success(),
-        "meshflow {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    String::from_utf8(out.stdout).unwrap()
-}
-
 #[test]
 fn render_draws_one_figure_per_grid_field() {
     let dir = grid_result("render-grid");
     let out = dir.join("png");
-    let stdout = run_ok(&[
+    let stdout = succeeds(&[
         "render",
         dir.to_str().unwrap(),
         "--out",
@@ -138,14 +125,14 @@ fn render_draws_one_figure_per_grid_field() {
         assert!((3 * 180..3 * 320).contains(&h), "height {h}");
     }
     // One field, to the default directory.
-    let stdout = run_ok(&["render", dir.to_str().unwrap(), "--fields", "-1"]);
+    let stdout = succeeds(&["render", dir.to_str().unwrap(), "--fields", "-1"]);
     assert_eq!(
         stdout.trim(),
         dir.join("figures/001_t2m_2020-01-02.png").to_str().unwrap()
     );
     assert!(dir.join("figures/001_t2m_2020-01-02.png").is_file());
     // With --json: one object listing the figures.
-    let stdout = run_ok(&["render", dir.to_str().unwrap(), "--fields", "0", "--json"]);
+    let stdout = succeeds(&["render", dir.to_str().unwrap(), "--fields", "0", "--json"]);
     let v: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         v["figures"],
@@ -166,7 +153,7 @@ fn render_draws_mesh_results_with_each_camera() {
     write_result(&dir, "mesh", mesh.num_vertices(), move |v| ys[v], vec![]);
     for camera in ["front", "top", "oblique"] {
         let out = dir.join(camera);
-        let stdout = run_ok(&[
+        let stdout = succeeds(&[
             "render",
             dir.to_str().unwrap(),
             "--out",
@@ -202,7 +189,7 @@ fn view_saves_a_recording() {
     )
     .unwrap();
     let rrd = dir.join("out.rrd");
-    let stdout = run_ok(&[
+    let stdout = succeeds(&[
         "view",
         dir.to_str().unwrap(),
         "--save",
@@ -214,7 +201,7 @@ fn view_saves_a_recording() {
     let bytes = std::fs::read(&rrd).unwrap();
     assert!(bytes.len() > 10_000, "{} bytes", bytes.len());
     assert_eq!(&bytes[..3], b"RRF", "an rrd file starts with its magic");
-    let stdout = run_ok(&[
+    let stdout = succeeds(&[
         "view",
         dir.to_str().unwrap(),
         "--save",

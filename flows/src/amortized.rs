@@ -52,10 +52,10 @@ use crate::realnvp::{ConditionalRealNvp, ConditionalRealNvpConfig};
 use crate::score::ScoreNetwork;
 use crate::sde::VpSde;
 use crate::train::{
-    finite_loss, latest_checkpoint, load_latest_record, load_module, load_optimizer,
-    load_run_config, prepare_run_dir, random_batch, read_state, run_steps, save_module,
-    save_optimizer, step_rng, write_checkpoint, CheckpointState, GradNormClip, SignalDataset,
-    SteppedTrainer,
+    finite_loss, load_latest_record, load_module, load_optimizer, load_run_config, prepare_run_dir,
+    read_state, require_latest_checkpoint, run_with_progress, save_module, save_optimizer,
+    step_rng, write_checkpoint, CheckpointState, GradNormClip, SignalDataset, SteppedTrainer,
+    TrainingData,
 };
 use crate::util;
 
@@ -290,16 +290,9 @@ impl SamplerTrainConfig {
     }
 }
 
-/// Reported to the progress callback after every step.
-#[derive(Clone, Copy, Debug, PartialEq)]
-pub struct SamplerProgress {
-    /// Number of completed steps.
-    pub step: usize,
-    /// Total steps of the run.
-    pub total_steps: usize,
-    /// VI loss of the batch just used (nats per sample, up to the constant entropy of `z`).
-    pub loss: f32,
-}
+/// Reported to the progress callback after every step (`loss`: the VI loss of the batch just
+/// used, in nats per sample, up to the constant entropy of `z`).
+pub type SamplerProgress = crate::train::TrainProgress;
 
 /// The optimiser type of [`AmortizedTrainer`].
 pub type SamplerOptimizer<B> = OptimizerAdaptor<AdamW, ConditionalRealNvp<B>, B>;
@@ -338,8 +331,7 @@ where
     step: usize,
     last_loss: Option<f32>,
     clip: GradNormClip,
-    data: Tensor<B, 2>,
-    data_len: usize,
+    data: TrainingData<B>,
     device: B::Device,
     dir: Option<PathBuf>,
     last_checkpoint: Option<PathBuf>,
@@ -426,7 +418,7 @@ where
         if let Some(dir) = checkpoint_dir {
             prepare_run_dir(dir, &config)?;
         }
-        let data_t = data.to_tensor::<B>(device);
+        let data_t = TrainingData::<B>::new(data, device);
         let mut flow = config.flow.init::<B>(device);
         if let Some(basis) = basis {
             flow = flow.with_output_basis(basis)?;
@@ -437,6 +429,7 @@ where
             let n = data.len().min(256);
             let idx: Vec<usize> = (0..n).map(|_| rng.random_range(0..data.len())).collect();
             let x = data_t
+                .values
                 .clone()
                 .select(0, util::index_tensor::<B>(&idx, device));
             let m = measurements.simulate(x.clone(), &mut rng);
@@ -452,7 +445,6 @@ where
             last_loss: None,
             clip: GradNormClip::default(),
             data: data_t,
-            data_len: data.len(),
             device: device.clone(),
             dir: checkpoint_dir.map(Path::to_path_buf),
             last_checkpoint: None,
@@ -472,7 +464,7 @@ where
         let config: SamplerTrainConfig = load_run_config(dir)?;
         config.validate()?;
         check_dims(&config, &prior, data)?;
-        let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
+        let ckpt = require_latest_checkpoint(dir)?;
         let flow = load_module(config.flow.init::<B>(device), &ckpt.join("flow"), device)?;
         let optim = load_optimizer(
             config.optimizer.init::<B, ConditionalRealNvp<B>>(),
@@ -490,8 +482,7 @@ where
             clip: GradNormClip {
                 mean: state.grad_norm,
             },
-            data: data.to_tensor(device),
-            data_len: data.len(),
+            data: TrainingData::new(data, device),
             device: device.clone(),
             dir: Some(dir.to_path_buf()),
             last_checkpoint: Some(ckpt),
@@ -499,22 +490,13 @@ where
         })
     }
 
-    /// Runs until `config.steps`, calling `progress` after every step. Returning
-    /// `ControlFlow::Break` stops immediately *without* writing a checkpoint (like a kill).
-    ///
-    /// A NaN/Inf loss stops training with [`FlowError::NonFiniteLoss`] before the bad step is
-    /// applied; the checkpoints on disk are left as they were.
+    /// Runs until `config.steps`, calling `progress` after every step; a `ControlFlow::Break`
+    /// and a NaN/Inf loss stop as in [`crate::train::ScorePriorTrainer::run`].
     pub fn run(
         &mut self,
-        mut progress: impl FnMut(SamplerProgress) -> ControlFlow<()>,
+        progress: impl FnMut(SamplerProgress) -> ControlFlow<()>,
     ) -> crate::Result<()> {
-        run_steps(self, |step, total_steps, loss| {
-            progress(SamplerProgress {
-                step,
-                total_steps,
-                loss,
-            })
-        })
+        run_with_progress(self, progress)
     }
 
     /// The VI loss (see the module docs) for simulated measurements of `x0`, averaged over the
@@ -548,8 +530,9 @@ where
 
     /// One optimiser step; returns the batch loss.
     fn train_step(&mut self) -> crate::Result<f32> {
-        let mut rng = step_rng(self.config.seed, self.step as u64);
-        let x0 = random_batch(&self.data, self.data_len, self.config.batch_size, &mut rng);
+        let (x0, mut rng) =
+            self.data
+                .step_batch(self.config.seed, self.step, self.config.batch_size);
         let loss = self.loss(x0, &mut rng);
         let value = finite_loss(&loss, self.step, &self.last_checkpoint)?;
         let mut grads = GradientsParams::from_grads(loss.backward(), &self.flow);
@@ -713,9 +696,10 @@ pub fn coverage(truth: &[f32], mean: &[f32], std: &[f32], k: f32) -> f64 {
 mod tests {
     use super::*;
     use crate::score::{GaussianScore, MlpScore, MlpScoreConfig};
-    use crate::util::{test_support::TempDir, to_vec};
+    use crate::train::test_support::{check_resumed_run, params, Interruption};
+    use crate::util::to_vec;
     use burn::backend::{Autodiff, NdArray};
-    use burn::module::{Module, ModuleVisitor, Param};
+    use burn::module::Module;
     use rand::SeedableRng;
 
     type B = NdArray<f32>;
@@ -946,19 +930,6 @@ mod tests {
         assert_eq!(before, after, "the prior must stay frozen");
     }
 
-    /// Every float parameter, flattened, in visiting order.
-    fn params<Bk: Backend, Mo: Module<Bk>>(m: &Mo) -> Vec<f32> {
-        struct Collect(Vec<f32>);
-        impl<Bk: Backend> ModuleVisitor<Bk> for Collect {
-            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<Bk, D>>) {
-                self.0.extend(to_vec(param.val()));
-            }
-        }
-        let mut c = Collect(Vec::new());
-        m.visit(&mut c);
-        c.0
-    }
-
     #[test]
     fn resumed_run_equals_uninterrupted_run() {
         let dev = Default::default();
@@ -969,55 +940,21 @@ mod tests {
                 .with_batch_size(8)
                 .with_checkpoint_every(5)
         };
-
-        let dir_a = TempDir::new("sampler-uninterrupted");
-        let mut a = AmortizedTrainer::new(config(), prior(), &data, Some(&dir_a.0), &dev).unwrap();
-        let mut losses_a = Vec::new();
-        a.run(|p| {
-            losses_a.push(p.loss);
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-
-        // "Kill" after step 13: the last checkpoint is step 10.
-        let dir_b = TempDir::new("sampler-killed");
-        {
-            let mut b =
-                AmortizedTrainer::new(config(), prior(), &data, Some(&dir_b.0), &dev).unwrap();
-            b.run(|p| {
-                if p.step == 13 {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            })
-            .unwrap();
-            assert_eq!(b.step(), 13);
-        }
-        let mut b = AmortizedTrainer::resume(&dir_b.0, prior(), &data, &dev).unwrap();
-        assert_eq!(b.step(), 10);
-        let mut losses_b = Vec::new();
-        b.run(|p| {
-            losses_b.push(p.loss);
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-        assert_eq!(b.step(), 20);
-        assert_eq!(
-            losses_b,
-            losses_a[10..].to_vec(),
-            "losses after resume differ"
+        let (a, b, _dir) = check_resumed_run(
+            &Interruption {
+                name: "sampler",
+                kill_at: 13,
+                resumed_at: 10,
+                kept: &[15, 20],
+                files: &["flow.mpk", "optimizer.mpk", "state.json", "config.json"],
+            },
+            |dir| AmortizedTrainer::new(config(), prior(), &data, Some(dir), &dev),
+            |dir| AmortizedTrainer::resume(dir, prior(), &data, &dev),
         );
         assert_eq!(params(a.flow()), params(b.flow()), "flow weights differ");
-        let ckpt = latest_checkpoint(&dir_b.0).unwrap().unwrap();
-        for f in ["flow.mpk", "optimizer.mpk", "state.json", "config.json"] {
-            assert!(ckpt.join(f).is_file(), "{f} missing");
-        }
-        assert!(dir_b.0.join("config.json").is_file());
-        assert!(matches!(
-            AmortizedTrainer::new(config(), prior(), &data, Some(&dir_b.0), &dev),
-            Err(FlowError::CheckpointDirNotEmpty(_))
-        ));
+        // The clipping state travels with the checkpoint (a fresh one would restart the mean).
+        assert!(a.clip.mean.is_some());
+        assert_eq!(a.clip, b.clip, "running gradient norm differs after resume");
     }
 
     #[test]
@@ -1027,6 +964,18 @@ mod tests {
         let c = linear_gaussian_config(1).with_noise_std(0.0);
         assert!(c.validate().is_err());
         assert!(linear_gaussian_config(1).validate().is_ok());
+        for f in [0.5, 1.0, f64::NAN] {
+            let c = linear_gaussian_config(1).with_clip_factor(Some(f));
+            assert!(c
+                .validate()
+                .unwrap_err()
+                .to_string()
+                .contains("clip_factor"));
+        }
+        assert!(linear_gaussian_config(1)
+            .with_clip_factor(None)
+            .validate()
+            .is_ok());
     }
 
     /// Timing at the benchmark size (D = 1890, K = 8, coupling width D/8, untrained MLP prior

@@ -207,8 +207,7 @@ pub(crate) fn load_latest_record<B: Backend, M: Module<B>>(
     name: &str,
     device: &B::Device,
 ) -> crate::Result<M> {
-    let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
-    load_module(module, &ckpt.join(name), device)
+    load_module(module, &require_latest_checkpoint(dir)?.join(name), device)
 }
 
 /// Reported to the progress callback after every step.
@@ -218,7 +217,7 @@ pub struct TrainProgress {
     pub step: usize,
     /// Total steps of the run.
     pub total_steps: usize,
-    /// DSM loss of the batch just used.
+    /// Loss of the batch just used (the DSM loss of a prior; see each trainer's progress type).
     pub loss: f32,
 }
 
@@ -232,7 +231,7 @@ pub(crate) struct CheckpointState {
     /// Running mean of the global gradient norm ([`GradNormClip`]); absent in checkpoints
     /// of runs without clipping and in those written before it existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub(crate) grad_norm: Option<f64>,
+    pub(crate) grad_norm: Option<f32>,
 }
 
 /// Gradient clipping relative to the run's own typical gradient norm, so no threshold has to
@@ -244,8 +243,9 @@ pub(crate) struct CheckpointState {
 /// Bunny-MNIST: loss 1.3·10⁴ → 10¹¹ within 20 steps).
 #[derive(Clone, Copy, Debug, Default, PartialEq)]
 pub(crate) struct GradNormClip {
-    /// The running mean `ḡ` (none before the first step).
-    pub(crate) mean: Option<f64>,
+    /// The running mean `ḡ` (none before the first step). Kept in `f32`, which `state.json`
+    /// round-trips exactly, so a resumed run clips exactly like an uninterrupted one.
+    pub(crate) mean: Option<f32>,
 }
 
 impl GradNormClip {
@@ -260,7 +260,7 @@ impl GradNormClip {
         factor: f64,
     ) -> f64 {
         let norm = global_grad_norm(module, grads);
-        let limit = self.mean.map_or(f64::INFINITY, |m| factor * m);
+        let limit = self.mean.map_or(f64::INFINITY, |m| factor * f64::from(m));
         let kept = if norm > limit && norm.is_finite() {
             module.visit(&mut ScaleGrads {
                 grads,
@@ -272,10 +272,10 @@ impl GradNormClip {
             norm
         };
         if kept.is_finite() {
-            self.mean = Some(
-                self.mean
-                    .map_or(kept, |m| Self::DECAY * m + (1.0 - Self::DECAY) * kept),
-            );
+            let mean = self.mean.map_or(kept, |m| {
+                Self::DECAY * f64::from(m) + (1.0 - Self::DECAY) * kept
+            });
+            self.mean = Some(mean as f32);
         }
         norm
     }
@@ -376,7 +376,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> TrainState<B, M> {
         optimizer: &AdamWConfig,
         device: &B::Device,
     ) -> crate::Result<Self> {
-        let ckpt = latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))?;
+        let ckpt = require_latest_checkpoint(dir)?;
         let state = read_state(&ckpt)?;
         let ema = model.valid();
         Ok(Self {
@@ -451,11 +451,37 @@ pub(crate) fn finite_loss<B: Backend>(
     }
 }
 
+/// The training signals of a run on the device, from which every step draws its batch.
+pub(crate) struct TrainingData<B: Backend> {
+    /// The signals, `[N, D]`.
+    pub(crate) values: Tensor<B, 2>,
+    /// `N`.
+    pub(crate) len: usize,
+}
+
+impl<B: Backend> TrainingData<B> {
+    /// `data` on `device`.
+    pub(crate) fn new(data: &SignalDataset, device: &B::Device) -> Self {
+        Self {
+            values: data.to_tensor(device),
+            len: data.len(),
+        }
+    }
+
+    /// The `batch` signals `[batch, D]` of step `k` (0-based) of a run with `seed`, drawn with
+    /// replacement from the step's RNG ([`step_rng`]), and that RNG for the rest of the step.
+    pub(crate) fn step_batch(&self, seed: u64, k: usize, batch: usize) -> (Tensor<B, 2>, StdRng) {
+        let mut rng = step_rng(seed, k as u64);
+        let x = random_batch(&self.values, self.len, batch, &mut rng);
+        (x, rng)
+    }
+}
+
 /// `batch` rows of `data` (`[N, D]`, `N = len`) drawn with replacement from `rng`.
 ///
 /// # Shapes
 /// - `data`: `[N, D]` → `[batch, D]`
-pub(crate) fn random_batch<B: Backend, R: Rng + ?Sized>(
+fn random_batch<B: Backend, R: Rng + ?Sized>(
     data: &Tensor<B, 2>,
     len: usize,
     batch: usize,
@@ -491,8 +517,7 @@ pub(crate) fn random_batch<B: Backend, R: Rng + ?Sized>(
 pub struct ScorePriorTrainer<B: AutodiffBackend> {
     config: TrainConfig,
     state: MlpTrainState<B>,
-    data: Tensor<B, 2>,
-    data_len: usize,
+    data: TrainingData<B>,
 }
 
 impl<B: AutodiffBackend> ScorePriorTrainer<B> {
@@ -529,8 +554,7 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
         }
         Ok(Self {
             state,
-            data: data.to_tensor(device),
-            data_len: data.len(),
+            data: TrainingData::new(data, device),
             config,
         })
     }
@@ -549,8 +573,7 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
         )?;
         Ok(Self {
             state,
-            data: data.to_tensor(device),
-            data_len: data.len(),
+            data: TrainingData::new(data, device),
             config,
         })
     }
@@ -570,8 +593,9 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
 
     /// One optimiser step; returns the batch loss.
     fn train_step(&mut self) -> crate::Result<f32> {
-        let mut rng = step_rng(self.config.seed, self.state.step as u64);
-        let x0 = random_batch(&self.data, self.data_len, self.config.batch_size, &mut rng);
+        let (x0, mut rng) =
+            self.data
+                .step_batch(self.config.seed, self.state.step, self.config.batch_size);
         let sde = self.state.model.sde();
         let loss = dsm_loss(&self.state.model, &sde, x0, &mut rng);
         self.state
@@ -736,6 +760,11 @@ pub(crate) fn list_checkpoints(dir: &Path) -> crate::Result<Vec<(usize, PathBuf)
 /// The most recent complete checkpoint directory in `dir`, if any.
 pub fn latest_checkpoint(dir: &Path) -> crate::Result<Option<PathBuf>> {
     Ok(list_checkpoints(dir)?.into_iter().max().map(|(_, p)| p))
+}
+
+/// [`latest_checkpoint`], or [`FlowError::NoCheckpoint`] when `dir` has none.
+pub(crate) fn require_latest_checkpoint(dir: &Path) -> crate::Result<PathBuf> {
+    latest_checkpoint(dir)?.ok_or_else(|| FlowError::NoCheckpoint(dir.into()))
 }
 
 fn save_config_atomic<C: Config>(config: &C, path: &Path) -> crate::Result<()> {
@@ -954,7 +983,102 @@ pub fn ema_update<B: Backend, M: Module<B>>(ema: M, current: &M, decay: f64) -> 
 }
 
 #[cfg(test)]
+pub(crate) mod test_support {
+    //! Helpers shared by the tests of the crate's trainers.
+
+    use super::*;
+    use crate::util::{test_support::TempDir, to_vec};
+
+    /// Every float parameter of `m`, flattened, in visiting order.
+    pub(crate) fn params<B: Backend, M: Module<B>>(m: &M) -> Vec<f32> {
+        let mut c = CollectParams {
+            tensors: Vec::new(),
+        };
+        m.visit(&mut c);
+        c.tensors.into_iter().flat_map(to_vec).collect()
+    }
+
+    /// The interruption of a [`check_resumed_run`] test.
+    pub(crate) struct Interruption<'a> {
+        /// Prefix of the run directories' names.
+        pub(crate) name: &'a str,
+        /// The step after which the interrupted run stops (`ControlFlow::Break`, like a kill).
+        pub(crate) kill_at: usize,
+        /// The step of the last checkpoint before the kill, where the resumed run starts.
+        pub(crate) resumed_at: usize,
+        /// Steps of the checkpoints kept on disk at the end of the resumed run.
+        pub(crate) kept: &'a [usize],
+        /// Files every kept checkpoint holds.
+        pub(crate) files: &'a [&'a str],
+    }
+
+    /// Trains run A uninterrupted in one directory and run B, killed after step
+    /// `kill_at`, in another; resumes B from its last checkpoint and runs it to the end.
+    /// Asserts that B resumes at `resumed_at` and repeats A's losses from there, that B's
+    /// directory keeps exactly the checkpoints `kept`, each with `files`, beside the run's
+    /// `config.json`, and that a new run refuses B's directory. Returns A, the resumed B and
+    /// B's directory, for the comparison of the trained weights.
+    pub(crate) fn check_resumed_run<T: SteppedTrainer>(
+        case: &Interruption,
+        new: impl Fn(&Path) -> crate::Result<T>,
+        resume: impl Fn(&Path) -> crate::Result<T>,
+    ) -> (T, T, TempDir) {
+        let losses = |t: &mut T, stop: Option<usize>| {
+            let mut losses = Vec::new();
+            run_steps(t, |step, _, loss| {
+                losses.push(loss);
+                if Some(step) == stop {
+                    ControlFlow::Break(())
+                } else {
+                    ControlFlow::Continue(())
+                }
+            })
+            .unwrap();
+            losses
+        };
+        let dir_a = TempDir::new(&format!("{}-uninterrupted", case.name));
+        let mut a = new(&dir_a.0).unwrap();
+        let losses_a = losses(&mut a, None);
+        let total = a.total_steps();
+        assert_eq!(a.completed_steps(), total);
+
+        let dir_b = TempDir::new(&format!("{}-killed", case.name));
+        {
+            let mut b = new(&dir_b.0).unwrap();
+            losses(&mut b, Some(case.kill_at));
+            assert_eq!(b.completed_steps(), case.kill_at);
+        }
+        let mut b = resume(&dir_b.0).unwrap();
+        assert_eq!(b.completed_steps(), case.resumed_at);
+        let losses_b = losses(&mut b, None);
+        assert_eq!(b.completed_steps(), total);
+        assert_eq!(
+            losses_b,
+            losses_a[case.resumed_at..].to_vec(),
+            "losses after resume differ"
+        );
+
+        let mut kept = list_checkpoints(&dir_b.0).unwrap();
+        kept.sort();
+        assert_eq!(kept.iter().map(|(s, _)| *s).collect::<Vec<_>>(), case.kept);
+        for (_, p) in &kept {
+            for f in case.files {
+                assert!(p.join(f).is_file(), "{} missing", p.join(f).display());
+            }
+        }
+        assert!(dir_b.0.join("config.json").is_file());
+        // A new run refuses a directory that already has checkpoints.
+        assert!(matches!(
+            new(&dir_b.0),
+            Err(FlowError::CheckpointDirNotEmpty(_))
+        ));
+        (a, b, dir_b)
+    }
+}
+
+#[cfg(test)]
 mod tests {
+    use super::test_support::params;
     use super::*;
     use crate::sample::{sample_probability_flow, OdeSolver};
     use crate::score::{GaussianScore, ScoreNetwork};
@@ -983,13 +1107,14 @@ mod tests {
         let mut g = grads_at(1.0);
         assert!((clip.apply(&layer, &mut g, 5.0) - base).abs() < 1e-9 * base);
         assert!((global_grad_norm(&layer, &g) - base).abs() < 1e-6 * base);
-        assert_eq!(clip.mean, Some(base));
+        assert_eq!(clip.mean, Some(base as f32));
         // Within the factor: untouched.
         let mut g = grads_at(3.0);
         clip.apply(&layer, &mut g, 5.0);
         assert!((global_grad_norm(&layer, &g) - 3.0 * base).abs() < 1e-5 * base);
         let mean = 0.99 * base + 0.01 * 3.0 * base;
-        assert!((clip.mean.unwrap() - mean).abs() < 1e-9 * base);
+        let running = |c: &GradNormClip| f64::from(c.mean.unwrap());
+        assert!((running(&clip) - mean).abs() < 1e-6 * base);
         // An outlier 100x the norm is scaled to 5x the running mean, in every parameter alike.
         let mut g = grads_at(100.0);
         let before = clip.apply(&layer, &mut g, 5.0);
@@ -1006,7 +1131,7 @@ mod tests {
             assert!((*a as f64 - b as f64 * ratio).abs() < 1e-4 * (b.abs() as f64 + 1e-3));
         }
         // The running mean moves with the clipped norm, not the outlier.
-        assert!((clip.mean.unwrap() - (0.99 * mean + 0.01 * 5.0 * mean)).abs() < 1e-6 * mean);
+        assert!((running(&clip) - (0.99 * mean + 0.01 * 5.0 * mean)).abs() < 1e-5 * mean);
     }
 
     fn gaussian_dataset(n: usize, mean: &[f32], std: &[f32], seed: u64) -> SignalDataset {
@@ -1020,14 +1145,6 @@ mod tests {
             }
         }
         SignalDataset::new(v, n, d).unwrap()
-    }
-
-    fn params<Bk: Backend, M: Module<Bk>>(m: &M) -> Vec<f32> {
-        let mut c = CollectParams {
-            tensors: Vec::new(),
-        };
-        m.visit(&mut c);
-        c.tensors.into_iter().flat_map(to_vec).collect()
     }
 
     fn small_config(dim: usize) -> TrainConfig {
@@ -1148,45 +1265,23 @@ mod tests {
     fn resumed_run_equals_uninterrupted_run() {
         let dev = Default::default();
         let data = gaussian_dataset(64, &[0.0, 1.0, -1.0], &[1.0, 0.5, 0.2], 3);
-
-        let dir_a = TempDir::new("prior-uninterrupted");
-        let mut a =
-            ScorePriorTrainer::<AB>::new(small_config(3), &data, Some(&dir_a.0), &dev).unwrap();
-        let mut losses_a = Vec::new();
-        a.run(|p| {
-            losses_a.push(p.loss);
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-
-        // "Kill" after step 13: the last checkpoint is step 10.
-        let dir_b = TempDir::new("prior-killed");
-        {
-            let mut b =
-                ScorePriorTrainer::<AB>::new(small_config(3), &data, Some(&dir_b.0), &dev).unwrap();
-            b.run(|p| {
-                if p.step == 13 {
-                    ControlFlow::Break(())
-                } else {
-                    ControlFlow::Continue(())
-                }
-            })
-            .unwrap();
-            assert_eq!(b.step(), 13);
-        }
-        let mut b = ScorePriorTrainer::<AB>::resume(&dir_b.0, &data, &dev).unwrap();
-        assert_eq!(b.step(), 10);
-        let mut losses_b = Vec::new();
-        b.run(|p| {
-            losses_b.push(p.loss);
-            ControlFlow::Continue(())
-        })
-        .unwrap();
-        assert_eq!(b.step(), 20);
-        assert_eq!(
-            losses_b,
-            losses_a[10..].to_vec(),
-            "losses after resume differ"
+        let (a, b, _dir) = test_support::check_resumed_run(
+            &test_support::Interruption {
+                name: "prior",
+                kill_at: 13,
+                resumed_at: 10,
+                // keep_checkpoints = 2 and config.json beside every checkpoint.
+                kept: &[15, 20],
+                files: &[
+                    "model.mpk",
+                    "ema.mpk",
+                    "optimizer.mpk",
+                    "state.json",
+                    "config.json",
+                ],
+            },
+            |dir| ScorePriorTrainer::<AB>::new(small_config(3), &data, Some(dir), &dev),
+            |dir| ScorePriorTrainer::<AB>::resume(dir, &data, &dev),
         );
         assert_eq!(params(a.model()), params(b.model()), "model weights differ");
         assert_eq!(
@@ -1194,30 +1289,6 @@ mod tests {
             params(b.ema_model()),
             "EMA weights differ"
         );
-
-        // keep_checkpoints = 2 and config.json beside every checkpoint.
-        let mut kept = list_checkpoints(&dir_b.0).unwrap();
-        kept.sort();
-        assert_eq!(
-            kept.iter().map(|(s, _)| *s).collect::<Vec<_>>(),
-            vec![15, 20]
-        );
-        for (_, p) in &kept {
-            for f in [
-                "model.mpk",
-                "ema.mpk",
-                "optimizer.mpk",
-                "state.json",
-                "config.json",
-            ] {
-                assert!(p.join(f).is_file(), "{} missing", p.join(f).display());
-            }
-        }
-        // A new run refuses a directory that already has checkpoints.
-        assert!(matches!(
-            ScorePriorTrainer::<AB>::new(small_config(3), &data, Some(&dir_b.0), &dev),
-            Err(FlowError::CheckpointDirNotEmpty(_))
-        ));
     }
 
     #[test]

@@ -32,8 +32,8 @@ use super::impute::{physical, score, score_table, write_grid_nc, GridVar, Method
 use super::progress::Progress;
 use super::select::{Selected, SelectionArgs};
 use super::train::{
-    apply_common_overrides, check_same_meta, normalised_rows, prepare, raise_steps, track_steps,
-    CommonTrainArgs, PreparedData, RunMeta, Trained,
+    apply_common_overrides, check_same_meta, normalised_rows, prepare, raise_steps, track_trainer,
+    CommonTrainArgs, PreparedData, RunMeta,
 };
 use crate::datasets::noise::{CorrelatedGaussianNoise, NoiseModel, NoiseSpec};
 use crate::datasets::npy::{write_npz, NpyArray};
@@ -328,18 +328,7 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
         meta.save(&c.out)?;
         t
     };
-    let (total, done) = (trainer.config().steps, trainer.step());
-    track_steps(c, method.name(), total, done, |on_step| {
-        trainer.run(|p| {
-            on_step(p.step, p.loss);
-            ControlFlow::Continue(())
-        })?;
-        Ok(Trained {
-            steps: trainer.step(),
-            last_loss: trainer.last_loss(),
-            checkpoint: trainer.last_checkpoint().map(Path::to_path_buf),
-        })
-    })
+    track_trainer!(c, method.name(), trainer)
 }
 
 /// The eigenbasis of a spectral network on `mesh` (`None` for the MLP), with its cost on

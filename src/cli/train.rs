@@ -7,7 +7,6 @@
 //! the last checkpoint after a kill.
 
 use std::io::Write;
-use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -360,18 +359,7 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
     if let Some(r) = trainer.config().model.data_basis_rank.filter(|&r| r > 0) {
         eprintln!("prior: the network works in {r} principal directions of the training fields");
     }
-    let (total, done) = (trainer.config().steps, trainer.step());
-    track_steps(c, "prior", total, done, |on_step| {
-        trainer.run(|p| {
-            on_step(p.step, p.loss);
-            ControlFlow::Continue(())
-        })?;
-        Ok(Trained {
-            steps: trainer.step(),
-            last_loss: trainer.last_loss(),
-            checkpoint: trainer.last_checkpoint().map(Path::to_path_buf),
-        })
-    })
+    track_trainer!(c, "prior", trainer)
 }
 
 /// Raises `steps` in `dir/config.json` when `--steps` asks for more than the saved run.
@@ -471,18 +459,7 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
         data.meta.save(&c.out)?;
         t
     };
-    let (total, done) = (trainer.config().steps, trainer.step());
-    track_steps(c, "sampler", total, done, |on_step| {
-        trainer.run(|p| {
-            on_step(p.step, p.loss);
-            ControlFlow::Continue(())
-        })?;
-        Ok(Trained {
-            steps: trainer.step(),
-            last_loss: trainer.last_loss(),
-            checkpoint: trainer.last_checkpoint().map(Path::to_path_buf),
-        })
-    })
+    track_trainer!(c, "sampler", trainer)
 }
 
 /// The VP-SDE a prior was trained with.
@@ -542,6 +519,27 @@ pub(crate) fn track_steps(
     bar.finish();
     report_trained(c, what, &result?, t0.elapsed().as_secs_f64())
 }
+
+/// Runs a trainer of the flows crate (`ScorePriorTrainer`, `AmortizedTrainer`,
+/// `InverseFlowTrainer`: the same `config().steps`, `step`, `run`, `last_loss` and
+/// `last_checkpoint`) to its configured steps through [`track_steps`].
+macro_rules! track_trainer {
+    ($common:expr, $what:expr, $trainer:ident) => {{
+        let (total, done) = ($trainer.config().steps, $trainer.step());
+        $crate::cli::train::track_steps($common, $what, total, done, |on_step| {
+            $trainer.run(|p| {
+                on_step(p.step, p.loss);
+                std::ops::ControlFlow::Continue(())
+            })?;
+            Ok($crate::cli::train::Trained {
+                steps: $trainer.step(),
+                last_loss: $trainer.last_loss(),
+                checkpoint: $trainer.last_checkpoint().map(std::path::Path::to_path_buf),
+            })
+        })
+    }};
+}
+pub(crate) use track_trainer;
 
 /// Applies the `--steps`, `--batch-size` and `--lr` overrides of [`CommonTrainArgs`] to a
 /// training config (any of the flows crate's configs with those builder methods).

@@ -1,6 +1,6 @@
 //! Helpers shared by the end-to-end tests of the `meshflow` binary.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use meshflow::datasets::npy::{write_npz, NpyArray};
@@ -16,15 +16,20 @@ pub fn meshflow(args: &[&str]) -> Output {
         .expect("run meshflow")
 }
 
-/// Runs a command that must succeed and print exactly one JSON object.
-pub fn json_of(args: &[&str]) -> Value {
+/// Runs a command that must succeed; returns its standard output.
+pub fn succeeds(args: &[&str]) -> String {
     let out = meshflow(args);
     assert!(
         out.status.success(),
         "meshflow {args:?} failed: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("one JSON object on stdout")
+    String::from_utf8(out.stdout).expect("UTF-8 on stdout")
+}
+
+/// Runs a command that must succeed and print exactly one JSON object.
+pub fn json_of(args: &[&str]) -> Value {
+    serde_json::from_str(&succeeds(args)).expect("one JSON object on stdout")
 }
 
 /// Runs a command that must fail with exit code 1, no panic, and every one of `needles` in
@@ -48,6 +53,50 @@ pub fn fails_cleanly(args: &[&str], needles: &[&str]) -> String {
         );
     }
     err
+}
+
+/// A fresh, empty directory `meshflow-{tag}-{pid}` under the system temp dir.
+#[allow(dead_code)] // not every test binary uses it
+pub fn tmp_dir(tag: &str) -> PathBuf {
+    let d = std::env::temp_dir().join(format!("meshflow-{tag}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&d);
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+/// A path as a command-line argument.
+#[allow(dead_code)] // not every test binary uses it
+pub fn s(p: &Path) -> &str {
+    p.to_str().unwrap()
+}
+
+/// Borrowed arguments of an owned argument list.
+#[allow(dead_code)] // not every test binary uses it
+pub fn refs(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}
+
+/// The JSON file at `path`.
+#[allow(dead_code)] // not every test binary uses it
+pub fn read_json(path: &Path) -> Value {
+    serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap()
+}
+
+/// Trains a tiny prior (2 steps, hidden width 16) on the fields in `data` into `out`.
+#[allow(dead_code)] // not every test binary uses it
+pub fn train_tiny_prior(data: &Path, out: &Path) {
+    succeeds(&[
+        "train-prior",
+        "--data",
+        s(data),
+        "--out",
+        s(out),
+        "--steps",
+        "2",
+        "--hidden",
+        "16",
+        "--quiet",
+    ]);
 }
 
 /// Runs the `meshflow` binary with `MESHFLOW_DATA` set to `data_dir`.

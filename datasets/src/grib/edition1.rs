@@ -1,7 +1,7 @@
 //! GRIB edition 1: sections 1 (PDS), 2 (GDS), 3 (BMS), 4 (BDS).
 
 use super::bits::{ibm_f32, signed, u16_at, u24_at, u8_at};
-use super::grid::{GridKind, GridUnits, ScanningMode};
+use super::grid::{grid_kind, GridUnits, ScanningMode};
 use super::tables::{grib1_level_type, grib1_parameter};
 use super::{
     Ctx, DataRef, DateTime, Decoded, FieldMeta, Level, Packing, PackingKind, Parameter,
@@ -180,22 +180,20 @@ pub(crate) fn decode<'a>(msg: &'a [u8], ctx: &Ctx) -> Result<Decoded<'a>> {
     let gds = section(msg, pos, 6, "section 2 (grid description)", ctx)?;
     pos += gds.len();
     let grid_type = gds[5];
-    let kind = match grid_type {
-        0 => GridKind::RegularLatLon,
-        4 => GridKind::RegularGaussian { n: 0 },
-        t => {
-            let name = match t {
-                1 => " (Mercator)",
-                3 => " (Lambert conformal)",
-                5 => " (polar stereographic)",
-                10 => " (rotated lat-lon)",
-                14 => " (rotated Gaussian)",
-                50 => " (spherical harmonics)",
-                _ => "",
-            };
-            return Err(ctx.unsupported(format!("GRIB1 grid type {t}{name}")));
-        }
-    };
+    let kind = grid_kind(
+        u16::from(grid_type),
+        [0, 4],
+        &[
+            (1, "Mercator"),
+            (3, "Lambert conformal"),
+            (5, "polar stereographic"),
+            (10, "rotated lat-lon"),
+            (14, "rotated Gaussian"),
+            (50, "spherical harmonics"),
+        ],
+        "GRIB1 grid type ",
+        ctx,
+    )?;
     if gds.len() < 28 {
         return Err(ctx.format(format!(
             "section 2 is {} bytes, too short for grid type {grid_type}",
@@ -213,26 +211,15 @@ pub(crate) fn decode<'a>(msg: &'a [u8], ctx: &Ctx) -> Result<Decoded<'a>> {
     let dj_or_n = g16(25);
     let scanning = ScanningMode::from_flags(gds[27] & 0xE0);
     let increments = res_flags & 0x80 != 0;
-    let kind = match kind {
-        GridKind::RegularGaussian { .. } => GridKind::RegularGaussian {
-            n: u32::from(dj_or_n),
-        },
-        k => k,
-    };
-    let units = GridUnits {
+    let units = GridUnits::regular(
         kind,
-        ni: usize::from(ni),
-        nj: usize::from(nj),
-        lat1: g24s(10),
-        lon1: g24s(13),
-        lat2: g24s(17),
-        lon2: g24s(20),
-        di: (increments && di != 0xFFFF).then_some(i64::from(di)),
-        dj: (increments && dj_or_n != 0xFFFF && matches!(kind, GridKind::RegularLatLon))
-            .then_some(i64::from(dj_or_n)),
-        per_degree: 1000.0,
+        (usize::from(ni), usize::from(nj)),
+        [g24s(10), g24s(13), g24s(17), g24s(20)],
+        (increments && di != 0xFFFF).then_some(i64::from(di)),
+        (u32::from(dj_or_n), increments && dj_or_n != 0xFFFF),
+        1000.0,
         scanning,
-    };
+    );
     let npoints = usize::from(ni) * usize::from(nj);
     if npoints == 0 {
         return Err(ctx.format(format!("grid has {ni} x {nj} points")));

@@ -3,7 +3,7 @@
 //! message).
 
 use super::bits::{ieee_f32, signed, u16_at, u32_at, u8_at, uint};
-use super::grid::{GridKind, GridUnits, ScanningMode};
+use super::grid::{grid_kind, GridUnits, ScanningMode};
 use super::tables::{grib2_level_type, grib2_parameter};
 use super::{
     Ctx, DataRef, DateTime, Decoded, FieldMeta, Level, Packing, PackingKind, Parameter,
@@ -169,26 +169,24 @@ fn parse_grid(s: &[u8], ctx: &Ctx) -> Result<(GridUnits, usize)> {
             ctx.unsupported("GRIB2 quasi-regular (reduced) grid (list of points per row)".into())
         );
     }
-    let kind = match template {
-        0 => GridKind::RegularLatLon,
-        40 => GridKind::RegularGaussian { n: 0 },
-        t => {
-            let name = match t {
-                1 => " (rotated lat-lon)",
-                10 => " (Mercator)",
-                20 => " (polar stereographic)",
-                30 => " (Lambert conformal)",
-                41 => " (rotated Gaussian)",
-                50 => " (spherical harmonics)",
-                90 => " (space view)",
-                101 => " (unstructured)",
-                140 => " (Lambert azimuthal equal area)",
-                150 => " (HEALPix)",
-                _ => "",
-            };
-            return Err(ctx.unsupported(format!("GRIB2 grid definition template 3.{t}{name}")));
-        }
-    };
+    let kind = grid_kind(
+        template,
+        [0, 40],
+        &[
+            (1, "rotated lat-lon"),
+            (10, "Mercator"),
+            (20, "polar stereographic"),
+            (30, "Lambert conformal"),
+            (41, "rotated Gaussian"),
+            (50, "spherical harmonics"),
+            (90, "space view"),
+            (101, "unstructured"),
+            (140, "Lambert azimuthal equal area"),
+            (150, "HEALPix"),
+        ],
+        "GRIB2 grid definition template 3.",
+        ctx,
+    )?;
     if s.len() < 72 {
         return Err(ctx.format(format!(
             "section 3 is {} bytes, too short for template 3.{template}",
@@ -211,24 +209,15 @@ fn parse_grid(s: &[u8], ctx: &Ctx) -> Result<(GridUnits, usize)> {
     };
     let res = s[54];
     let (di, dj_or_n) = (u32f(63), u32f(67));
-    let kind = match kind {
-        GridKind::RegularGaussian { .. } => GridKind::RegularGaussian { n: dj_or_n },
-        k => k,
-    };
-    let units = GridUnits {
+    let units = GridUnits::regular(
         kind,
-        ni: ni as usize,
-        nj: nj as usize,
-        lat1: s32(46),
-        lon1: s32(50),
-        lat2: s32(55),
-        lon2: s32(59),
-        di: (res & 0x20 != 0 && di != u32::MAX).then_some(i64::from(di)),
-        dj: (res & 0x10 != 0 && dj_or_n != u32::MAX && matches!(kind, GridKind::RegularLatLon))
-            .then_some(i64::from(dj_or_n)),
+        (ni as usize, nj as usize),
+        [s32(46), s32(50), s32(55), s32(59)],
+        (res & 0x20 != 0 && di != u32::MAX).then_some(i64::from(di)),
+        (dj_or_n, res & 0x10 != 0 && dj_or_n != u32::MAX),
         per_degree,
-        scanning: ScanningMode::from_flags(s[71] & 0xF0),
-    };
+        ScanningMode::from_flags(s[71] & 0xF0),
+    );
     let n = (ni as usize).checked_mul(nj as usize).filter(|&n| n > 0);
     if n != Some(npoints) {
         return Err(ctx.format(format!(

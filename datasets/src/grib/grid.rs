@@ -1,5 +1,7 @@
 //! Horizontal grids: regular lat-lon and regular Gaussian, scanning modes, coordinates.
 
+use super::Ctx;
+
 /// How the grid points are stored in the message (GRIB code table 8 / 3.4 flags).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct ScanningMode {
@@ -94,7 +96,63 @@ pub(crate) struct GridUnits {
     pub scanning: ScanningMode,
 }
 
+/// The grid kind of a grid-type code (GRIB1 data representation type, GRIB2 grid definition
+/// template number): `lat_lon` and `gaussian` are the edition's codes of the two supported
+/// grids. Any other code is an unsupported-feature error `"{what}{code}"`, followed by the
+/// grid's name in parentheses when `names` lists it.
+pub(crate) fn grid_kind(
+    code: u16,
+    [lat_lon, gaussian]: [u16; 2],
+    names: &[(u16, &str)],
+    what: &str,
+    ctx: &Ctx,
+) -> crate::Result<GridKind> {
+    if code == lat_lon {
+        return Ok(GridKind::RegularLatLon);
+    }
+    if code == gaussian {
+        return Ok(GridKind::RegularGaussian { n: 0 });
+    }
+    let name = names
+        .iter()
+        .find(|(c, _)| *c == code)
+        .map_or(String::new(), |(_, name)| format!(" ({name})"));
+    Err(ctx.unsupported(format!("{what}{code}{name}")))
+}
+
 impl GridUnits {
+    /// A regular lat-lon or Gaussian grid from its coded numbers: `corners` are the first and
+    /// last points `[lat1, lon1, lat2, lon2]`; `dj_or_n` is the coded value that is N (the
+    /// number of parallels between a pole and the equator) of a Gaussian grid and the j
+    /// increment of a lat-lon grid, where `dj_given` says whether that increment is present.
+    pub(crate) fn regular(
+        kind: GridKind,
+        (ni, nj): (usize, usize),
+        [lat1, lon1, lat2, lon2]: [i64; 4],
+        di: Option<i64>,
+        (dj_or_n, dj_given): (u32, bool),
+        per_degree: f64,
+        scanning: ScanningMode,
+    ) -> Self {
+        let kind = match kind {
+            GridKind::RegularGaussian { .. } => GridKind::RegularGaussian { n: dj_or_n },
+            k => k,
+        };
+        Self {
+            kind,
+            ni,
+            nj,
+            lat1,
+            lon1,
+            lat2,
+            lon2,
+            di,
+            dj: (dj_given && matches!(kind, GridKind::RegularLatLon)).then_some(i64::from(dj_or_n)),
+            per_degree,
+            scanning,
+        }
+    }
+
     pub fn grid(&self) -> Grid {
         let deg = |u: i64| u as f64 / self.per_degree;
         Grid {

@@ -11,7 +11,8 @@ use rand_distr::StandardNormal;
 use super::*;
 use crate::score::ScoreNetwork;
 use crate::spectral::SpectralBasis;
-use crate::train::{latest_checkpoint, SignalDataset};
+use crate::train::test_support::{check_resumed_run, Interruption};
+use crate::train::SignalDataset;
 use crate::util::{self, test_support::TempDir, to_vec};
 use burn::tensor::Tensor;
 
@@ -299,55 +300,28 @@ fn resumed_run_equals_uninterrupted_run() {
         SignalDataset::new((0..3 * 64).map(|_| rng.random::<f32>()).collect(), 64, 3).unwrap();
     let probe = util::tensor2::<B>((0..30).map(|i| i as f32 / 30.0).collect(), 10, 3, &dev);
 
-    let dir_a = TempDir::new("inverse-uninterrupted");
-    let mut a = InverseFlowTrainer::<AB, _>::new(
-        resume_config(),
-        gaussian(0.1),
-        &data,
-        Some(&dir_a.0),
-        &dev,
-    )
-    .unwrap();
-    let mut losses_a = Vec::new();
-    a.run(|p| {
-        losses_a.push(p.loss);
-        ControlFlow::Continue(())
-    })
-    .unwrap();
-
-    let dir_b = TempDir::new("inverse-killed");
-    {
-        let mut b = InverseFlowTrainer::<AB, _>::new(
-            resume_config(),
-            gaussian(0.1),
-            &data,
-            Some(&dir_b.0),
-            &dev,
-        )
-        .unwrap();
-        b.run(|p| {
-            if p.step == 10 {
-                ControlFlow::Break(())
-            } else {
-                ControlFlow::Continue(())
-            }
-        })
-        .unwrap();
-    }
-    let mut b = InverseFlowTrainer::<AB, _>::resume(&dir_b.0, gaussian(0.1), &data, &dev).unwrap();
-    assert_eq!(b.step(), 8);
-    let mut losses_b = Vec::new();
-    b.run(|p| {
-        losses_b.push(p.loss);
-        ControlFlow::Continue(())
-    })
-    .unwrap();
-    assert_eq!(losses_b, losses_a[8..].to_vec());
+    let (a, b, dir_b) = check_resumed_run(
+        &Interruption {
+            name: "inverse",
+            kill_at: 10,
+            resumed_at: 8,
+            kept: &[8, 12],
+            files: &[
+                "model.mpk",
+                "ema.mpk",
+                "optimizer.mpk",
+                "state.json",
+                "config.json",
+            ],
+        },
+        |dir| {
+            InverseFlowTrainer::<AB, _>::new(resume_config(), gaussian(0.1), &data, Some(dir), &dev)
+        },
+        |dir| InverseFlowTrainer::<AB, _>::resume(dir, gaussian(0.1), &data, &dev),
+    );
     let out_a = to_vec(a.denoiser().denoise(probe.clone()));
     assert_eq!(out_a, to_vec(b.denoiser().denoise(probe.clone())));
     // The saved run loads as a denoiser with its configuration (EMA weights).
-    let ckpt = latest_checkpoint(&dir_b.0).unwrap().unwrap();
-    assert!(ckpt.join("config.json").is_file() && ckpt.join("ema.mpk").is_file());
     let loaded = InverseDenoiser::<B>::load(&dir_b.0, &dev).unwrap();
     assert_eq!(loaded.config().method, InverseMethod::Ifm);
     assert_eq!(to_vec(loaded.denoise(probe.clone())), out_a);

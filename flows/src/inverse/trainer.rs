@@ -5,7 +5,7 @@ use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use burn::module::AutodiffModule;
-use burn::tensor::{backend::AutodiffBackend, Tensor};
+use burn::tensor::backend::AutodiffBackend;
 use rand::Rng;
 
 use super::loss::{inverse_flow_loss, PathPair};
@@ -13,8 +13,7 @@ use super::{estimate_clean, ConditionalNoise, InverseDenoiser, InverseFlowConfig
 use crate::error::FlowError;
 use crate::spectral::SpectralBasis;
 use crate::train::{
-    load_run_config, random_batch, run_with_progress, step_rng, SignalDataset, SteppedTrainer,
-    TrainState,
+    load_run_config, run_with_progress, SignalDataset, SteppedTrainer, TrainState, TrainingData,
 };
 use crate::util;
 
@@ -33,8 +32,7 @@ pub struct InverseFlowTrainer<B: AutodiffBackend, N: ConditionalNoise> {
     noise: N,
     state: TrainState<B, InverseNetwork<B>>,
     grid: Vec<f64>,
-    data: Tensor<B::InnerBackend, 2>,
-    data_len: usize,
+    data: TrainingData<B::InnerBackend>,
 }
 
 impl<B: AutodiffBackend, N: ConditionalNoise> InverseFlowTrainer<B, N> {
@@ -106,19 +104,15 @@ impl<B: AutodiffBackend, N: ConditionalNoise> InverseFlowTrainer<B, N> {
     ) -> Self {
         Self {
             grid: config.grid(),
-            data: noisy.to_tensor(device),
-            data_len: noisy.len(),
+            data: TrainingData::new(noisy, device),
             config,
             noise,
             state,
         }
     }
 
-    /// Runs until `config.steps`, calling `progress` after every step. Returning
-    /// `ControlFlow::Break` stops immediately *without* writing a checkpoint (like a kill).
-    ///
-    /// A NaN/Inf loss stops training with [`FlowError::NonFiniteLoss`] before the bad step is
-    /// applied; the checkpoints on disk are left as they were.
+    /// Runs until `config.steps`, calling `progress` after every step; a `ControlFlow::Break`
+    /// and a NaN/Inf loss stop as in [`crate::train::ScorePriorTrainer::run`].
     pub fn run(
         &mut self,
         progress: impl FnMut(InverseProgress) -> ControlFlow<()>,
@@ -128,8 +122,9 @@ impl<B: AutodiffBackend, N: ConditionalNoise> InverseFlowTrainer<B, N> {
 
     /// One optimiser step; returns the batch loss.
     fn train_step(&mut self) -> crate::Result<f32> {
-        let mut rng = step_rng(self.config.seed, self.state.step as u64);
-        let x1 = random_batch(&self.data, self.data_len, self.config.batch_size, &mut rng);
+        let (x1, mut rng) =
+            self.data
+                .step_batch(self.config.seed, self.state.step, self.config.batch_size);
         let [n, d] = x1.dims();
         let device = x1.device();
         let space = self.config.space;
