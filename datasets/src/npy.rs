@@ -61,25 +61,6 @@ pub enum NpyArray {
     F64(NdArray<f64>),
 }
 
-/// Runs `$body` with `$a` bound to the inner `NdArray` of any variant.
-macro_rules! each_variant {
-    ($self:expr, $a:ident => $body:expr) => {
-        match $self {
-            NpyArray::Bool($a) => $body,
-            NpyArray::I8($a) => $body,
-            NpyArray::I16($a) => $body,
-            NpyArray::I32($a) => $body,
-            NpyArray::I64($a) => $body,
-            NpyArray::U8($a) => $body,
-            NpyArray::U16($a) => $body,
-            NpyArray::U32($a) => $body,
-            NpyArray::U64($a) => $body,
-            NpyArray::F32($a) => $body,
-            NpyArray::F64($a) => $body,
-        }
-    };
-}
-
 /// Runs `$body` with `$a` bound to the inner array of a numeric (non-bool) variant, or
 /// evaluates `$bool` for `Bool`.
 macro_rules! each_numeric {
@@ -97,6 +78,13 @@ macro_rules! each_numeric {
             NpyArray::F32($a) => $body,
             NpyArray::F64($a) => $body,
         }
+    };
+}
+
+/// Runs `$body` with `$a` bound to the inner `NdArray` of any variant.
+macro_rules! each_variant {
+    ($self:expr, $a:ident => $body:expr) => {
+        each_numeric!($self, $a => $body, $a => $body)
     };
 }
 

@@ -4,7 +4,7 @@
 
 use meshflow_datasets::cf::{Axis, Calendar, LatitudeOrder};
 use meshflow_datasets::netcdf::{CfData, NcFile, NcFormat, NcType, RawArray};
-use meshflow_datasets::npy::read_npz;
+use meshflow_datasets::npy::{read_npz, Npz};
 use meshflow_datasets::testdata::data_file;
 use meshflow_datasets::DatasetError;
 
@@ -16,18 +16,39 @@ fn bits64(v: &[f64]) -> Vec<u64> {
     v.iter().map(|x| x.to_bits()).collect()
 }
 
+/// The NetCDF file `nc` and its reference `.npz` (paths under the data folder), or `None`
+/// when either is absent (the test is then skipped, see [`data_file`]).
+fn nc_and_npz(nc: &str, npz: &str) -> Option<(NcFile, Npz)> {
+    let nc_path = data_file(nc)?;
+    let npz_path = data_file(npz)?;
+    Some((
+        NcFile::open(&nc_path).unwrap(),
+        read_npz(&npz_path).unwrap(),
+    ))
+}
+
+/// The axis of every dimension of `var`.
+fn axes(nc: &NcFile, var: &str) -> Vec<Option<Axis>> {
+    nc.coordinate_axes(var)
+        .unwrap()
+        .into_iter()
+        .map(|(_, a)| a)
+        .collect()
+}
+
+const TIME_LAT_LON: [Option<Axis>; 3] = [
+    Some(Axis::Time),
+    Some(Axis::Latitude),
+    Some(Axis::Longitude),
+];
+
 #[test]
 fn trefht_classic_record_variables_bit_exact() {
     for member in ["57", "59", "60", "61"] {
         let base = format!("reanalysis/TREFHT.B06.{member}.atm.1890-1999ANN");
-        let Some(nc_path) = data_file(&format!("{base}.nc")) else {
+        let Some((nc, npz)) = nc_and_npz(&format!("{base}.nc"), &format!("{base}.npz")) else {
             return;
         };
-        let Some(npz_path) = data_file(&format!("{base}.npz")) else {
-            return;
-        };
-        let nc = NcFile::open(&nc_path).unwrap();
-        let npz = read_npz(&npz_path).unwrap();
         assert_eq!(nc.format(), NcFormat::Classic);
         let time_dim = &nc.dimensions()[0];
         assert!(time_dim.unlimited && time_dim.len == 110, "{time_dim:?}");
@@ -85,16 +106,7 @@ fn trefht_classic_record_variables_bit_exact() {
         }
         assert_eq!((dates[0].year, dates[109].year), (1890, 1999));
 
-        let axes = nc.coordinate_axes("TREFHT").unwrap();
-        let axes: Vec<_> = axes.into_iter().map(|(_, a)| a).collect();
-        assert_eq!(
-            axes,
-            [
-                Some(Axis::Time),
-                Some(Axis::Latitude),
-                Some(Axis::Longitude)
-            ]
-        );
+        assert_eq!(axes(&nc, "TREFHT"), TIME_LAT_LON);
         let lat = nc.read_f64("lat").unwrap().data;
         assert_eq!(LatitudeOrder::of(&lat), Some(LatitudeOrder::SouthToNorth));
     }
@@ -125,14 +137,10 @@ fn trefht_spot_values_from_readme() {
 
 #[test]
 fn eraint_cdf2_negative_scale_factor() {
-    let Some(nc_path) = data_file("reanalysis/eraint_uvz.nc") else {
+    let Some((nc, npz)) = nc_and_npz("reanalysis/eraint_uvz.nc", "reanalysis/eraint_uvz.npz")
+    else {
         return;
     };
-    let Some(npz_path) = data_file("reanalysis/eraint_uvz.npz") else {
-        return;
-    };
-    let nc = NcFile::open(&nc_path).unwrap();
-    let npz = read_npz(&npz_path).unwrap();
     assert_eq!(nc.format(), NcFormat::Offset64);
     for name in ["z", "u", "v"] {
         let var = nc.variable(name).unwrap();
@@ -175,10 +183,10 @@ fn eraint_cdf2_negative_scale_factor() {
     assert_eq!(f64::from(zf.data[241 * 480 + i] as f32), 57391.32421875);
     let lat = nc.read_f64("latitude").unwrap().data;
     assert_eq!(LatitudeOrder::of(&lat), Some(LatitudeOrder::NorthToSouth));
-    let axes = nc.coordinate_axes("z").unwrap();
-    assert_eq!(axes[1].1, Some(Axis::Vertical));
-    assert_eq!(axes[2].1, Some(Axis::Latitude));
-    assert_eq!(axes[3].1, Some(Axis::Longitude));
+    let z_axes = axes(&nc, "z");
+    assert_eq!(z_axes[1], Some(Axis::Vertical));
+    assert_eq!(z_axes[2], Some(Axis::Latitude));
+    assert_eq!(z_axes[3], Some(Axis::Longitude));
     assert_eq!(nc.read_f64("level").unwrap().data, [200.0, 500.0, 850.0]);
     // Slab of the second month.
     let july = nc.read_cf_slab("u", 1..2).unwrap();
@@ -189,14 +197,12 @@ fn eraint_cdf2_negative_scale_factor() {
 
 #[test]
 fn a1b_netcdf4_chunked_bit_exact() {
-    let Some(nc_path) = data_file("reanalysis/A1B_north_america.nc") else {
+    let Some((nc, npz)) = nc_and_npz(
+        "reanalysis/A1B_north_america.nc",
+        "reanalysis/A1B_north_america.npz",
+    ) else {
         return;
     };
-    let Some(npz_path) = data_file("reanalysis/A1B_north_america.npz") else {
-        return;
-    };
-    let nc = NcFile::open(&nc_path).unwrap();
-    let npz = read_npz(&npz_path).unwrap();
     assert_eq!(nc.format(), NcFormat::Netcdf4);
     let v = nc.variable("air_temperature").unwrap();
     assert_eq!(v.dims, ["time", "latitude", "longitude"]);
@@ -257,20 +263,7 @@ fn a1b_netcdf4_chunked_bit_exact() {
         );
     }
     assert_eq!((dates[0].year, dates[239].year), (1860, 2099));
-    let axes: Vec<_> = nc
-        .coordinate_axes("air_temperature")
-        .unwrap()
-        .into_iter()
-        .map(|(_, a)| a)
-        .collect();
-    assert_eq!(
-        axes,
-        [
-            Some(Axis::Time),
-            Some(Axis::Latitude),
-            Some(Axis::Longitude)
-        ]
-    );
+    assert_eq!(axes(&nc, "air_temperature"), TIME_LAT_LON);
     assert_eq!(nc.find_coordinate(Axis::Time).unwrap().name, "time");
     // Scalar coordinate variables read as 0-d arrays.
     let h = nc.read_f64("height").unwrap();
@@ -279,14 +272,10 @@ fn a1b_netcdf4_chunked_bit_exact() {
 
 #[test]
 fn era5_cfgrib_netcdf4_members() {
-    let Some(nc_path) = data_file("era5/era5-levels-members.nc") else {
+    let Some((nc, npz)) = nc_and_npz("era5/era5-levels-members.nc", "era5/era5_t_members.npz")
+    else {
         return;
     };
-    let Some(npz_path) = data_file("era5/era5_t_members.npz") else {
-        return;
-    };
-    let nc = NcFile::open(&nc_path).unwrap();
-    let npz = read_npz(&npz_path).unwrap();
     let v = nc.variable("t").unwrap();
     assert_eq!(
         v.dims,
@@ -318,14 +307,8 @@ fn era5_cfgrib_netcdf4_members() {
         LatitudeOrder::of(&lat.data),
         Some(LatitudeOrder::NorthToSouth)
     );
-    let axes: Vec<_> = nc
-        .coordinate_axes("t")
-        .unwrap()
-        .into_iter()
-        .map(|(_, a)| a)
-        .collect();
     assert_eq!(
-        axes,
+        axes(&nc, "t"),
         [
             None,
             Some(Axis::Time),

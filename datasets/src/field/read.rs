@@ -560,44 +560,36 @@ fn read_netcdf(
     let members = member_dim.map(coord).transpose()?;
 
     let count: usize = shape.iter().product();
-    if let Some(labels) = written_labels(nc, lead, count) {
-        return Ok(GriddedVariable {
-            name,
-            long_name: cf.long_name,
-            standard_name: cf.standard_name,
-            units: cf.units,
-            lat_deg,
-            lon_deg,
-            labels,
-            values,
-            time: None,
-            source: path.to_path_buf(),
-            format,
-            warnings,
-        });
-    }
-    let mut labels = Vec::with_capacity(count);
-    let mut index = vec![0usize; shape.len()];
-    for _ in 0..count {
-        labels.push(FieldLabel {
-            time: time_dim
-                .zip(time.as_ref())
-                .map(|(d, t): (usize, &TimeCoordinate)| t.dates[index[d]].to_string()),
-            time_index: group_dim.map_or(0, |d| index[d]),
-            level: level_dim.zip(levels.as_ref()).map(|(d, l)| l[index[d]]),
-            member: member_dim
-                .zip(members.as_ref())
-                .map(|(d, m)| m[index[d]].round() as i64),
-        });
-        // Row-major increment of the leading multi-index.
-        for d in (0..shape.len()).rev() {
-            index[d] += 1;
-            if index[d] < shape[d] {
-                break;
+    // A file written by `convert` with a `field` axis keeps its labels (and has no time
+    // coordinate); otherwise the labels come from the leading multi-index.
+    let (labels, time) = match written_labels(nc, lead, count) {
+        Some(labels) => (labels, None),
+        None => {
+            let mut labels = Vec::with_capacity(count);
+            let mut index = vec![0usize; shape.len()];
+            for _ in 0..count {
+                labels.push(FieldLabel {
+                    time: time_dim
+                        .zip(time.as_ref())
+                        .map(|(d, t): (usize, &TimeCoordinate)| t.dates[index[d]].to_string()),
+                    time_index: group_dim.map_or(0, |d| index[d]),
+                    level: level_dim.zip(levels.as_ref()).map(|(d, l)| l[index[d]]),
+                    member: member_dim
+                        .zip(members.as_ref())
+                        .map(|(d, m)| m[index[d]].round() as i64),
+                });
+                // Row-major increment of the leading multi-index.
+                for d in (0..shape.len()).rev() {
+                    index[d] += 1;
+                    if index[d] < shape[d] {
+                        break;
+                    }
+                    index[d] = 0;
+                }
             }
-            index[d] = 0;
+            (labels, time)
         }
-    }
+    };
     Ok(GriddedVariable {
         name,
         long_name: cf.long_name,

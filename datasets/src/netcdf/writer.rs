@@ -372,18 +372,12 @@ mod tests {
         assert_eq!(dates[0], CfDateTime::ymd_hms(1860, 6, 1, 0, 0, 0));
         assert_eq!(dates[1], CfDateTime::ymd_hms(1861, 6, 1, 0, 0, 0));
         assert_eq!(dates[2], CfDateTime::ymd_hms(2099, 6, 1, 0, 0, 0));
-        let axes: Vec<_> = nc
-            .coordinate_axes("tas")
-            .unwrap()
-            .into_iter()
-            .map(|(_, a)| a)
-            .collect();
         assert_eq!(
-            axes,
+            nc.coordinate_axes("tas").unwrap(),
             [
-                Some(Axis::Time),
-                Some(Axis::Latitude),
-                Some(Axis::Longitude)
+                ("time".to_string(), Some(Axis::Time)),
+                ("lat".to_string(), Some(Axis::Latitude)),
+                ("lon".to_string(), Some(Axis::Longitude))
             ]
         );
         // Only the target is left in the folder.

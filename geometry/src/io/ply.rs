@@ -989,6 +989,19 @@ fn encode_ply(
 mod tests {
     use super::*;
 
+    /// One triangle in the `z = 0` plane.
+    fn triangle() -> TriMesh {
+        TriMesh::new(
+            vec![
+                Point3::origin(),
+                Point3::new(1.0, 0.0, 0.0),
+                Point3::new(0.0, 1.0, 0.0),
+            ],
+            vec![[0, 1, 2]],
+        )
+        .unwrap()
+    }
+
     fn parse(bytes: &[u8]) -> Result<LoadedMesh> {
         parse_ply(bytes, Path::new("test.ply"))
     }
@@ -1326,15 +1339,7 @@ mod tests {
 
     #[test]
     fn arbitrary_bytes_never_panic() {
-        let mesh = TriMesh::new(
-            vec![
-                Point3::origin(),
-                Point3::new(1.0, 0.0, 0.0),
-                Point3::new(0.0, 1.0, 0.0),
-            ],
-            vec![[0, 1, 2]],
-        )
-        .unwrap();
+        let mesh = triangle();
         let bin = encode_ply(
             &mesh,
             &[("c", &[1.0, 2.0, 3.0])],
@@ -1481,15 +1486,7 @@ mod tests {
 
     #[test]
     fn writer_rejects_bad_arguments() {
-        let mesh = crate::mesh::TriMesh::new(
-            vec![
-                Point3::origin(),
-                Point3::new(1.0, 0.0, 0.0),
-                Point3::new(0.0, 1.0, 0.0),
-            ],
-            vec![[0, 1, 2]],
-        )
-        .unwrap();
+        let mesh = triangle();
         let short = [1.0, 2.0];
         let ok = [1.0, 2.0, 3.0];
         let big = [1.0, 1e300, 3.0];
