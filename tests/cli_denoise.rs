@@ -114,6 +114,25 @@ fn denoise_train_eval_and_apply_end_to_end() {
         }
     }
     assert_eq!(out["fields"].as_array().unwrap().len(), 2);
+    // Giving the training selection again (as `./fields.npz`) still scores only the
+    // held-out split; other data (a slice of it) is scored whole.
+    let same = dir.join(".").join(data.file_name().unwrap());
+    let fields_of = |extra: &[&str]| {
+        let mut a = vec![
+            "denoise",
+            "eval",
+            "--model",
+            s(&icm),
+            "--data",
+            s(&same),
+            "--json",
+        ];
+        a.extend_from_slice(extra);
+        json_of(&a)["fields"].clone()
+    };
+    assert_eq!(fields_of(&[]), out["fields"]);
+    let sliced = fields_of(&["--fields", "0:3"]);
+    assert_eq!(sliced.as_array().unwrap().len(), 3, "{sliced}");
     // The fields are smooth: SURE-timed heat smoothing must beat the noisy input clearly.
     let psnr = |name: &str| method(&out, name)["psnr"].as_f64().unwrap();
     assert!(

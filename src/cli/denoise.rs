@@ -128,7 +128,8 @@ pub enum NetworkArg {
 #[derive(Debug, Clone, clap::Args)]
 pub struct DenoiseEvalArgs {
     /// A denoiser run directory (`meshflow denoise train --out DIR`); repeat to compare
-    /// several. The first one's selection and test split are used unless a selection is given.
+    /// several. The first one's held-out test fields are scored unless a selection of other
+    /// data is given (giving the model's own selection again still scores its held-out split).
     #[arg(long = "model", value_name = "DIR", required = true)]
     pub models: Vec<PathBuf>,
     /// Fields to evaluate on (default: the held-out test fields of the first model).
@@ -435,10 +436,13 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
             meta.dim
         );
     }
-    let mut fields: Vec<usize> = if given {
-        (0..selected.fields.len()).collect()
-    } else {
+    // The model's own selection (given again or implied) is scored on its held-out split only;
+    // other data is scored whole.
+    let own_split = !given || args.selection.selects_same_as(&meta.selection);
+    let mut fields: Vec<usize> = if own_split {
         meta.test.clone()
+    } else {
+        (0..selected.fields.len()).collect()
     };
     if let Some(n) = args.limit {
         fields.truncate(n);
@@ -558,7 +562,12 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
         };
         println!("{}", serde_json::to_string(&report)?);
     } else {
-        println!("{f} fields, noise {spec}");
+        let which = if own_split {
+            "held-out fields of the model's split"
+        } else {
+            "fields of the given selection"
+        };
+        println!("{f} {which}, noise {spec}");
         print!("{}", score_table(&scores, selected.units.as_deref()));
         for n in &notes {
             println!("{n}");

@@ -126,6 +126,26 @@ impl Selected {
 }
 
 impl SelectionArgs {
+    /// True when `self` and `other` select the same fields of the same files: equal options,
+    /// with file paths compared after making them absolute (relative to the current
+    /// directory), so `./a.nc` and `a.nc` match.
+    pub fn selects_same_as(&self, other: &SelectionArgs) -> bool {
+        fn abs(p: &Option<String>) -> Option<PathBuf> {
+            p.as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| PathBuf::from(p)))
+        }
+        fn abs_path(p: &Option<PathBuf>) -> Option<PathBuf> {
+            p.as_ref()
+                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        }
+        abs(&self.data) == abs(&other.data)
+            && abs(&self.mesh) == abs(&other.mesh)
+            && abs_path(&self.images) == abs_path(&other.images)
+            && self.var == other.var
+            && self.fields == other.fields
+            && self.regrid == other.regrid
+    }
+
     /// Reads the selected fields.
     pub fn load(&self) -> Result<Selected> {
         match (&self.data, &self.mesh, &self.images) {
