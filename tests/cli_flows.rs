@@ -160,6 +160,20 @@ fn train_prior_sampler_and_impute_end_to_end() {
     let cover = method(&out, "kriging")["coverage_2std"].as_f64().unwrap();
     assert!((0.7..=1.0).contains(&cover), "kriging coverage {cover}");
     assert!(method(&out, "cnf-mean")["coverage_2std"].as_f64().is_some());
+    // The training selection given again still imputes only the held-out fields.
+    let again = json_of(&[
+        "impute",
+        "--sampler",
+        s(&sampler),
+        "--data",
+        s(&data),
+        "--methods",
+        "nearest",
+        "--out",
+        s(&dir.join("again")),
+        "--json",
+    ]);
+    assert_eq!(again["fields"], out["fields"]);
 
     // Result files: the npz for render/view, and CF NetCDF that reads back on the same grid.
     let npz = read_npz(result.join("result.npz")).unwrap();

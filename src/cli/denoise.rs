@@ -436,17 +436,12 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
             meta.dim
         );
     }
-    // The model's own selection (given again or implied) is scored on its held-out split only;
-    // other data is scored whole.
-    let own_split = !given || args.selection.selects_same_as(&meta.selection);
-    let mut fields: Vec<usize> = if own_split {
-        meta.test.clone()
-    } else {
-        (0..selected.fields.len()).collect()
-    };
-    if let Some(n) = args.limit {
-        fields.truncate(n);
-    }
+    let (fields, own_split) = args.selection.scored_fields(
+        &meta.selection,
+        &meta.test,
+        selected.fields.len(),
+        args.limit,
+    );
     if fields.is_empty() {
         bail!("no field to evaluate (the model's selection has no held-out test field)");
     }

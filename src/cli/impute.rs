@@ -218,14 +218,12 @@ fn run_impute<B: AutodiffBackend>(args: &ImputeArgs, device: &B::Device) -> Resu
             meta.dim
         );
     }
-    let mut fields: Vec<usize> = if args.selection == SelectionArgs::default() {
-        meta.test.clone()
-    } else {
-        (0..selected.fields.len()).collect()
-    };
-    if let Some(n) = args.limit {
-        fields.truncate(n);
-    }
+    let (fields, _) = args.selection.scored_fields(
+        &meta.selection,
+        &meta.test,
+        selected.fields.len(),
+        args.limit,
+    );
     if fields.is_empty() {
         bail!("no field to impute (the sampler's selection has no held-out test field)");
     }
