@@ -26,17 +26,22 @@ type B = NdArray<f32>;
 type B = burn::backend::Flex;
 type AB = Autodiff<B>;
 
-fn median_ms(mut f: impl FnMut(), rounds: usize) -> f64 {
-    f(); // warm-up
-    let mut t: Vec<f64> = (0..rounds)
-        .map(|_| {
-            let t0 = Instant::now();
-            f();
-            t0.elapsed().as_secs_f64() * 1e3
-        })
-        .collect();
+fn median(mut t: Vec<f64>) -> f64 {
     t.sort_by(f64::total_cmp);
     t[t.len() / 2]
+}
+
+fn median_ms(mut f: impl FnMut(), rounds: usize) -> f64 {
+    f(); // warm-up
+    median(
+        (0..rounds)
+            .map(|_| {
+                let t0 = Instant::now();
+                f();
+                t0.elapsed().as_secs_f64() * 1e3
+            })
+            .collect(),
+    )
 }
 
 fn main() -> meshflow_flows::Result<()> {
@@ -83,13 +88,13 @@ fn main() -> meshflow_flows::Result<()> {
                 stamps.push(Instant::now());
                 ControlFlow::Continue(())
             })?;
-            let mut t: Vec<f64> = stamps
-                .windows(2)
-                .skip(1)
-                .map(|w| (w[1] - w[0]).as_secs_f64() * 1e3)
-                .collect();
-            t.sort_by(f64::total_cmp);
-            let ms = t[t.len() / 2];
+            let ms = median(
+                stamps
+                    .windows(2)
+                    .skip(1)
+                    .map(|w| (w[1] - w[0]).as_secs_f64() * 1e3)
+                    .collect(),
+            );
             println!(
                 "| {d} | VI training step | {batch} y × {z_per_y} z = 64 flow rows, MLP prior \
                  hidden 256 | {ms:.1} |"

@@ -152,6 +152,9 @@ impl<B: Backend> MeasurementModel<B> for RandomMask {
     }
 }
 
+/// Default of [`SamplerTrainConfig::clip_factor`].
+pub const DEFAULT_CLIP_FACTOR: f64 = 5.0;
+
 /// Configuration of an amortised-sampler training run; saved as `config.json` in the run
 /// directory and in every checkpoint.
 #[derive(Config, Debug)]
@@ -193,7 +196,7 @@ pub struct SamplerTrainConfig {
     /// scaled down to at most this multiple of the running mean of the (clipped) global norms
     /// (see `GradNormClip` in `train.rs`). `None` turns it off. A `config.json` written before
     /// this field existed loads with the default.
-    #[config(default = "Some(5.0)")]
+    #[config(default = "Some(DEFAULT_CLIP_FACTOR)")]
     pub clip_factor: Option<f64>,
     /// Monte-Carlo time samples of the ELBO surrogate per flow sample.
     #[config(default = 1)]

@@ -286,25 +286,27 @@ pub(crate) fn global_grad_norm<B: AutodiffBackend, M: AutodiffModule<B>>(
     module: &M,
     grads: &GradientsParams,
 ) -> f64 {
-    struct SumSquares<'a, B> {
+    /// The squared norms add up on the device; one read-back per step, not one per tensor.
+    struct SumSquares<'a, B: AutodiffBackend> {
         grads: &'a GradientsParams,
-        total: f64,
-        _backend: std::marker::PhantomData<B>,
+        total: Option<Tensor<B::InnerBackend, 1>>,
     }
     impl<B: AutodiffBackend> ModuleVisitor<B> for SumSquares<'_, B> {
         fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<B, D>>) {
             if let Some(g) = self.grads.get::<B::InnerBackend, D>(param.id) {
-                self.total += g.powi_scalar(2).sum().into_scalar().elem::<f64>();
+                let s = g.powi_scalar(2).sum();
+                self.total = Some(match self.total.take() {
+                    Some(t) => t + s,
+                    None => s,
+                });
             }
         }
     }
-    let mut v = SumSquares::<B> {
-        grads,
-        total: 0.0,
-        _backend: std::marker::PhantomData,
-    };
+    let mut v = SumSquares::<B> { grads, total: None };
     module.visit(&mut v);
-    v.total.sqrt()
+    v.total
+        .map_or(0.0, |t| t.into_scalar().elem::<f64>())
+        .sqrt()
 }
 
 /// Multiplies every gradient of the visited module's parameters by `factor`.
@@ -989,6 +991,15 @@ pub(crate) mod test_support {
     use super::*;
     use crate::util::{test_support::TempDir, to_vec};
 
+    /// The files of a [`TrainState`] checkpoint (prior and inverse-flow trainers).
+    pub(crate) const MODEL_CHECKPOINT_FILES: &[&str] = &[
+        "model.mpk",
+        "ema.mpk",
+        "optimizer.mpk",
+        "state.json",
+        "config.json",
+    ];
+
     /// Every float parameter of `m`, flattened, in visiting order.
     pub(crate) fn params<B: Backend, M: Module<B>>(m: &M) -> Vec<f32> {
         let mut c = CollectParams {
@@ -1272,13 +1283,7 @@ mod tests {
                 resumed_at: 10,
                 // keep_checkpoints = 2 and config.json beside every checkpoint.
                 kept: &[15, 20],
-                files: &[
-                    "model.mpk",
-                    "ema.mpk",
-                    "optimizer.mpk",
-                    "state.json",
-                    "config.json",
-                ],
+                files: test_support::MODEL_CHECKPOINT_FILES,
             },
             |dir| ScorePriorTrainer::<AB>::new(small_config(3), &data, Some(dir), &dev),
             |dir| ScorePriorTrainer::<AB>::resume(dir, &data, &dev),

@@ -200,7 +200,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         hidden: None,
         z_per_y: p.z_per_y,
         prior_weight: 1.0,
-        clip_factor: 5.0,
+        clip_factor: crate::flows::amortized::DEFAULT_CLIP_FACTOR,
         common: common(args, &sampler_dir, p.sampler_steps, p.sampler_batch, None),
     })?;
 

@@ -130,17 +130,15 @@ impl SelectionArgs {
     /// with file paths compared after making them absolute (relative to the current
     /// directory), so `./a.nc` and `a.nc` match.
     pub fn selects_same_as(&self, other: &SelectionArgs) -> bool {
-        fn abs(p: &Option<String>) -> Option<PathBuf> {
-            p.as_ref()
-                .map(|p| std::path::absolute(p).unwrap_or_else(|_| PathBuf::from(p)))
-        }
-        fn abs_path(p: &Option<PathBuf>) -> Option<PathBuf> {
-            p.as_ref()
-                .map(|p| std::path::absolute(p).unwrap_or_else(|_| p.clone()))
+        fn abs<P: AsRef<Path>>(p: &Option<P>) -> Option<PathBuf> {
+            p.as_ref().map(|p| {
+                let p = p.as_ref();
+                std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+            })
         }
         abs(&self.data) == abs(&other.data)
             && abs(&self.mesh) == abs(&other.mesh)
-            && abs_path(&self.images) == abs_path(&other.images)
+            && abs(&self.images) == abs(&other.images)
             && self.var == other.var
             && self.fields == other.fields
             && self.regrid == other.regrid

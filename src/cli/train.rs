@@ -234,7 +234,7 @@ pub struct TrainSamplerArgs {
     pub prior_weight: f64,
     /// Clip each step's gradient to this multiple of the run's running mean gradient norm
     /// (guards against a single outlier batch derailing the flow); 0 turns clipping off.
-    #[arg(long, default_value_t = 5.0)]
+    #[arg(long, default_value_t = crate::flows::amortized::DEFAULT_CLIP_FACTOR)]
     pub clip_factor: f64,
     /// Training options.
     #[command(flatten)]

@@ -11,7 +11,7 @@ use rand_distr::StandardNormal;
 use super::*;
 use crate::score::ScoreNetwork;
 use crate::spectral::SpectralBasis;
-use crate::train::test_support::{check_resumed_run, Interruption};
+use crate::train::test_support::{check_resumed_run, Interruption, MODEL_CHECKPOINT_FILES};
 use crate::train::SignalDataset;
 use crate::util::{self, test_support::TempDir, to_vec};
 use burn::tensor::Tensor;
@@ -306,13 +306,7 @@ fn resumed_run_equals_uninterrupted_run() {
             kill_at: 10,
             resumed_at: 8,
             kept: &[8, 12],
-            files: &[
-                "model.mpk",
-                "ema.mpk",
-                "optimizer.mpk",
-                "state.json",
-                "config.json",
-            ],
+            files: MODEL_CHECKPOINT_FILES,
         },
         |dir| {
             InverseFlowTrainer::<AB, _>::new(resume_config(), gaussian(0.1), &data, Some(dir), &dev)
