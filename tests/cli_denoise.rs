@@ -67,8 +67,9 @@ fn denoise_train_eval_and_apply_end_to_end() {
     assert_eq!(meta["test"].as_array().unwrap().len(), 2);
     let history = std::fs::read_to_string(icm.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 1 + 12);
-    // Resuming raises the step count and keeps the history in step.
-    succeeds(&[
+    // Resuming raises the step count and keeps the history in step; the saved schedule
+    // cannot be changed on the way (the flag would otherwise be silently ignored).
+    let resume = [
         "denoise",
         "train",
         "--method",
@@ -83,7 +84,12 @@ fn denoise_train_eval_and_apply_end_to_end() {
         "16",
         "--resume",
         "--quiet",
-    ]);
+    ];
+    fails_cleanly(
+        &[&resume[..], &["--lr", "1e-2"]].concat(),
+        &["--lr cannot change on --resume", "config.json"],
+    );
+    succeeds(&resume);
     let history = std::fs::read_to_string(icm.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 1 + 16);
 

@@ -180,9 +180,10 @@ pub struct SamplerTrainConfig {
     #[config(default = 1e-3)]
     pub learning_rate: f64,
     /// Cosine decay of the learning rate to `final_lr_fraction · learning_rate` at the last
-    /// step (1 = constant). Decaying removes most of the SGD jitter of the final flow.
-    #[config(default = 1.0)]
-    pub final_lr_fraction: f64,
+    /// step; `None` keeps it constant (see [`crate::train::cosine_learning_rate`]). Decaying
+    /// removes most of the SGD jitter of the final flow.
+    #[config(default = "None")]
+    pub final_lr_fraction: Option<f64>,
     /// Weight `λ` of the prior term (1 = exact posterior).
     #[config(default = 1.0)]
     pub prior_weight: f64,
@@ -234,18 +235,7 @@ impl SamplerTrainConfig {
         if self.batch_size == 0 || self.z_per_y == 0 || self.elbo_time_samples == 0 {
             return bad("batch_size, z_per_y and elbo_time_samples must be >= 1".into());
         }
-        if !(self.learning_rate > 0.0 && self.learning_rate.is_finite()) {
-            return bad(format!(
-                "learning_rate must be positive, got {}",
-                self.learning_rate
-            ));
-        }
-        if !(self.final_lr_fraction > 0.0 && self.final_lr_fraction <= 1.0) {
-            return bad(format!(
-                "final_lr_fraction must be in (0, 1], got {}",
-                self.final_lr_fraction
-            ));
-        }
+        crate::train::check_learning_rate(self.learning_rate, self.final_lr_fraction)?;
         if !(self.noise_std > 0.0 && self.noise_std.is_finite()) {
             return bad(format!(
                 "noise_std must be positive (the likelihood divides by σ²), got {}",
@@ -279,9 +269,12 @@ impl SamplerTrainConfig {
 
     /// Learning rate of step `k` (0-based) under the cosine schedule.
     pub fn learning_rate_at(&self, k: usize) -> f64 {
-        let progress = k as f64 / self.steps.max(1) as f64;
-        let cos = 0.5 * (1.0 + (std::f64::consts::PI * progress.min(1.0)).cos());
-        self.learning_rate * (self.final_lr_fraction + (1.0 - self.final_lr_fraction) * cos)
+        crate::train::cosine_learning_rate(
+            self.learning_rate,
+            self.final_lr_fraction,
+            self.steps,
+            k,
+        )
     }
 
     /// The default measurement model of this configuration.
@@ -806,7 +799,7 @@ mod tests {
         .with_batch_size(32)
         .with_z_per_y(4)
         .with_learning_rate(5e-3)
-        .with_final_lr_fraction(0.1)
+        .with_final_lr_fraction(Some(0.1))
         .with_elbo_time_samples(2)
         .with_noise_std(0.1)
         .with_observed_fraction(0.5)

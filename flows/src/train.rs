@@ -51,9 +51,14 @@ pub struct TrainConfig {
     /// Signals per batch (drawn with replacement).
     #[config(default = 64)]
     pub batch_size: usize,
-    /// Learning rate.
+    /// Learning rate (at step 0).
     #[config(default = 2e-4)]
     pub learning_rate: f64,
+    /// Cosine decay of the learning rate to `final_lr_fraction · learning_rate` at the last
+    /// step; `None` keeps it constant (also what a `config.json` from before this field loads
+    /// as); see [`cosine_learning_rate`].
+    #[config(default = "None")]
+    pub final_lr_fraction: Option<f64>,
     /// EMA decay `d`; the effective decay at step `k` is `min(d, (1 + k)/(10 + k))` so the
     /// average is not dominated by the initial weights in short runs.
     #[config(default = 0.999)]
@@ -76,17 +81,57 @@ impl TrainConfig {
         check_run_settings(
             self.batch_size,
             self.learning_rate,
+            self.final_lr_fraction,
             self.ema_decay,
             self.keep_checkpoints,
         )
     }
+
+    /// Learning rate of step `k` (0-based) under the run's cosine schedule.
+    pub fn learning_rate_at(&self, k: usize) -> f64 {
+        cosine_learning_rate(self.learning_rate, self.final_lr_fraction, self.steps, k)
+    }
 }
 
-/// Checks the settings every MLP training run has: `batch_size ≥ 1`, a positive finite
-/// learning rate, `ema_decay ∈ [0, 1)` and `keep_checkpoints ≥ 1`.
+/// Learning rate of step `k` (0-based) of a `steps`-step run under cosine decay:
+/// `base · (f + (1 − f)·½(1 + cos(π k / steps)))` with `f = final_fraction`, so `base` at step
+/// 0, `f · base` at the end (and after it, when a resumed run goes on); constant for `None`.
+/// Raising `steps` on resume stretches the curve: the rate of the remaining steps jumps up to
+/// where the longer schedule is at step `k`.
+pub fn cosine_learning_rate(base: f64, final_fraction: Option<f64>, steps: usize, k: usize) -> f64 {
+    let Some(final_fraction) = final_fraction else {
+        return base;
+    };
+    let progress = (k as f64 / steps.max(1) as f64).min(1.0);
+    let cos = 0.5 * (1.0 + (std::f64::consts::PI * progress).cos());
+    base * (final_fraction + (1.0 - final_fraction) * cos)
+}
+
+/// Checks a learning-rate schedule: a positive finite `learning_rate` and
+/// `final_lr_fraction ∈ (0, 1]` where given.
+pub(crate) fn check_learning_rate(
+    learning_rate: f64,
+    final_lr_fraction: Option<f64>,
+) -> crate::Result<()> {
+    if !(learning_rate > 0.0 && learning_rate.is_finite()) {
+        return Err(FlowError::InvalidConfig(format!(
+            "learning_rate must be positive, got {learning_rate}"
+        )));
+    }
+    if let Some(f) = final_lr_fraction.filter(|f| !(*f > 0.0 && *f <= 1.0)) {
+        return Err(FlowError::InvalidConfig(format!(
+            "final_lr_fraction must be in (0, 1], got {f}"
+        )));
+    }
+    Ok(())
+}
+
+/// Checks the settings every MLP training run has: `batch_size ≥ 1`, the learning-rate
+/// schedule ([`check_learning_rate`]), `ema_decay ∈ [0, 1)` and `keep_checkpoints ≥ 1`.
 pub(crate) fn check_run_settings(
     batch_size: usize,
     learning_rate: f64,
+    final_lr_fraction: Option<f64>,
     ema_decay: f64,
     keep_checkpoints: usize,
 ) -> crate::Result<()> {
@@ -96,11 +141,7 @@ pub(crate) fn check_run_settings(
             "batch_size and keep_checkpoints must be >= 1, got {batch_size} and {keep_checkpoints}"
         ));
     }
-    if !(learning_rate > 0.0 && learning_rate.is_finite()) {
-        return bad(format!(
-            "learning_rate must be positive, got {learning_rate}"
-        ));
-    }
+    check_learning_rate(learning_rate, final_lr_fraction)?;
     if !(0.0..1.0).contains(&ema_decay) {
         return bad(format!("ema_decay must be in [0, 1), got {ema_decay}"));
     }
@@ -600,8 +641,8 @@ impl<B: AutodiffBackend> ScorePriorTrainer<B> {
                 .step_batch(self.config.seed, self.state.step, self.config.batch_size);
         let sde = self.state.model.sde();
         let loss = dsm_loss(&self.state.model, &sde, x0, &mut rng);
-        self.state
-            .apply(loss, self.config.learning_rate, self.config.ema_decay)
+        let lr = self.config.learning_rate_at(self.state.step);
+        self.state.apply(loss, lr, self.config.ema_decay)
     }
 
     /// Writes a checkpoint of the current state atomically (temporary directory + rename) and
@@ -1099,6 +1140,26 @@ mod tests {
 
     type B = NdArray<f32>;
     type AB = Autodiff<NdArray<f32>>;
+
+    #[test]
+    fn cosine_schedule_decays_from_the_base_to_the_final_fraction() {
+        let lr = |k| cosine_learning_rate(2e-3, Some(0.1), 100, k);
+        assert_eq!(lr(0), 2e-3);
+        assert!((lr(50) - 2e-3 * 0.55).abs() < 1e-15, "half-way: {}", lr(50));
+        assert!((lr(100) - 2e-4).abs() < 1e-15);
+        // Past the end (a resumed run with the same total) it stays at the floor.
+        assert_eq!(lr(150), lr(100));
+        assert!((1..=100).all(|k| lr(k) < lr(k - 1)), "strictly decreasing");
+        // f = 1 and no schedule are constant.
+        for f in [Some(1.0), None] {
+            assert!((0..120).all(|k| cosine_learning_rate(1e-3, f, 100, k) == 1e-3));
+        }
+        // Every trainer's configuration checks the fraction.
+        for f in [0.0, -0.5, 1.5, f64::NAN] {
+            let err = check_learning_rate(1e-3, Some(f)).unwrap_err().to_string();
+            assert!(err.contains("final_lr_fraction"), "{err}");
+        }
+    }
 
     #[test]
     fn gradient_clipping_is_relative_to_the_running_norm() {

@@ -152,6 +152,7 @@ fn common(
         steps: Some(steps),
         batch_size: Some(batch),
         lr,
+        final_lr_fraction: None,
         seed: args.seed,
         checkpoint_every: (steps / 4).max(1),
         resume: out.join("meshflow.json").is_file(),

@@ -32,8 +32,8 @@ use super::impute::{physical, score, score_table, write_grid_nc, GridVar, Method
 use super::progress::Progress;
 use super::select::{Selected, SelectionArgs};
 use super::train::{
-    apply_common_overrides, check_same_meta, normalised_rows, prepare, raise_steps, track_trainer,
-    CommonTrainArgs, PreparedData, RunMeta,
+    apply_common_overrides, check_same_meta, normalised_rows, prepare, prepare_resume,
+    track_trainer, CommonTrainArgs, PreparedData, RunMeta,
 };
 use crate::datasets::noise::{CorrelatedGaussianNoise, NoiseModel, NoiseSpec};
 use crate::datasets::npy::{write_npz, NpyArray};
@@ -292,7 +292,7 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
                 meta.noise
             );
         }
-        raise_steps(&c.out, c.steps)?;
+        prepare_resume(c)?;
         let path = c.out.join("config.json");
         let saved = InverseFlowConfig::load(&path)
             .with_context(|| format!("reading {}", path.display()))?;

@@ -93,9 +93,13 @@ pub struct CommonTrainArgs {
     /// Batch size.
     #[arg(long)]
     pub batch_size: Option<usize>,
-    /// Learning rate.
+    /// Learning rate (at the first step).
     #[arg(long)]
     pub lr: Option<f64>,
+    /// Cosine decay of the learning rate to this fraction of `--lr` at the last step, in
+    /// (0, 1]; 1 keeps it constant. Defaults: 0.1 for `train-sampler`, 1 otherwise.
+    #[arg(long, value_name = "F")]
+    pub final_lr_fraction: Option<f64>,
     /// Seed of initialisation, batches and noise.
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -337,7 +341,7 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
     );
     let mut trainer = if c.resume {
         check_same_meta(&c.out, &data.meta)?;
-        raise_steps(&c.out, c.steps)?;
+        prepare_resume(c)?;
         ScorePriorTrainer::<B>::resume(&c.out, &data.dataset, device)?
     } else {
         let sde = VpSde::new().with_beta_max(args.beta_max);
@@ -362,14 +366,37 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
     track_trainer!(c, "prior", trainer)
 }
 
-/// Raises `steps` in `dir/config.json` when `--steps` asks for more than the saved run.
-pub(crate) fn raise_steps(dir: &Path, requested: Option<usize>) -> Result<()> {
-    let Some(s) = requested else { return Ok(()) };
-    let path = dir.join("config.json");
+/// Prepares `--resume`: the run continues with its saved `config.json`, so a `--batch-size`,
+/// `--lr` or `--final-lr-fraction` that differs from the saved value is refused (rather than
+/// silently ignored; repeating the original command with `--resume` is fine); `--steps` may
+/// raise the saved total (written back to `config.json`).
+pub(crate) fn prepare_resume(c: &CommonTrainArgs) -> Result<()> {
+    let path = c.out.join("config.json");
     let text =
         std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
     let mut v: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("parsing {}", path.display()))?;
+    let fixed = [
+        ("--batch-size", "batch_size", c.batch_size.map(|b| b as f64)),
+        ("--lr", "learning_rate", c.lr),
+        (
+            "--final-lr-fraction",
+            "final_lr_fraction",
+            c.final_lr_fraction,
+        ),
+    ];
+    for (flag, key, given) in fixed {
+        let saved = v[key].as_f64();
+        if given.is_some_and(|g| Some(g) != saved) {
+            bail!(
+                "{flag} cannot change on --resume: the run continues with the {key} in {} \
+                 ({}); only --steps may be raised",
+                path.display(),
+                saved.map_or("none".to_string(), |x| x.to_string())
+            );
+        }
+    }
+    let Some(s) = c.steps else { return Ok(()) };
     let saved = v["steps"].as_u64().unwrap_or(0) as usize;
     if s < saved {
         bail!("--steps {s} is below the run's {saved} steps; resume with --steps >= {saved}");
@@ -437,7 +464,7 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
     );
     let mut trainer = if c.resume {
         check_same_meta(&c.out, &data.meta)?;
-        raise_steps(&c.out, c.steps)?;
+        prepare_resume(c)?;
         AmortizedTrainer::<B, _, RandomMask>::resume(&c.out, prior, &data.dataset, device)?
     } else {
         let flow = ConditionalRealNvpConfig::new(dim, 2 * dim)
@@ -451,7 +478,7 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
             .with_z_per_y(args.z_per_y)
             .with_prior_weight(args.prior_weight)
             .with_clip_factor((args.clip_factor > 0.0).then_some(args.clip_factor))
-            .with_final_lr_fraction(0.1)
+            .with_final_lr_fraction(Some(0.1))
             .with_seed(c.seed)
             .with_checkpoint_every(c.checkpoint_every);
         apply_common_overrides!(config, c);
@@ -541,7 +568,7 @@ macro_rules! track_trainer {
 }
 pub(crate) use track_trainer;
 
-/// Applies the `--steps`, `--batch-size` and `--lr` overrides of [`CommonTrainArgs`] to a
+/// Applies the `--steps`, `--batch-size`, `--lr` and `--final-lr-fraction` overrides of [`CommonTrainArgs`] to a
 /// training config (any of the flows crate's configs with those builder methods).
 macro_rules! apply_common_overrides {
     ($config:ident, $common:expr) => {
@@ -553,6 +580,9 @@ macro_rules! apply_common_overrides {
         }
         if let Some(lr) = $common.lr {
             $config = $config.with_learning_rate(lr);
+        }
+        if let Some(f) = $common.final_lr_fraction {
+            $config = $config.with_final_lr_fraction(Some(f));
         }
     };
 }

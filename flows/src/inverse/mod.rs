@@ -244,9 +244,14 @@ pub struct InverseFlowConfig {
     /// Noisy signals per batch (drawn with replacement).
     #[config(default = 64)]
     pub batch_size: usize,
-    /// Learning rate.
+    /// Learning rate (at step 0).
     #[config(default = 5e-4)]
     pub learning_rate: f64,
+    /// Cosine decay of the learning rate to `final_lr_fraction · learning_rate` at the last
+    /// step; `None` keeps it constant (also what a `config.json` from before this field loads
+    /// as); see [`crate::train::cosine_learning_rate`].
+    #[config(default = "None")]
+    pub final_lr_fraction: Option<f64>,
     /// EMA decay (see [`crate::train::TrainConfig::ema_decay`]); the EMA weights denoise.
     #[config(default = 0.999)]
     pub ema_decay: f64,
@@ -304,8 +309,19 @@ impl InverseFlowConfig {
         check_run_settings(
             self.batch_size,
             self.learning_rate,
+            self.final_lr_fraction,
             self.ema_decay,
             self.keep_checkpoints,
+        )
+    }
+
+    /// Learning rate of step `k` (0-based) under the run's cosine schedule.
+    pub fn learning_rate_at(&self, k: usize) -> f64 {
+        crate::train::cosine_learning_rate(
+            self.learning_rate,
+            self.final_lr_fraction,
+            self.steps,
+            k,
         )
     }
 

@@ -288,6 +288,7 @@ fn resume_config() -> InverseFlowConfig {
     .with_ode_steps(3)
     .with_steps(12)
     .with_batch_size(8)
+    .with_final_lr_fraction(Some(0.2))
     .with_checkpoint_every(4)
     .with_seed(4)
 }
@@ -319,14 +320,21 @@ fn resumed_run_equals_uninterrupted_run() {
     let loaded = InverseDenoiser::<B>::load(&dir_b.0, &dev).unwrap();
     assert_eq!(loaded.config().method, InverseMethod::Ifm);
     assert_eq!(to_vec(loaded.denoise(probe.clone())), out_a);
-    // A config.json from before the spectral network (no `spectral` key) loads as an MLP run.
+    // A config.json from before the spectral network and the learning-rate schedule (no
+    // `spectral`, no `final_lr_fraction` key) loads as a constant-rate MLP run.
     let path = dir_b.0.join("config.json");
     let mut json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-    assert!(json.as_object_mut().unwrap().remove("spectral").is_some());
+    let fields = json.as_object_mut().unwrap();
+    assert!(fields.remove("spectral").is_some());
+    assert_eq!(
+        fields.remove("final_lr_fraction"),
+        Some(serde_json::json!(0.2))
+    );
     std::fs::write(&path, json.to_string()).unwrap();
     let old = InverseDenoiser::<B>::load(&dir_b.0, &dev).unwrap();
     assert!(old.config().spectral.is_none());
+    assert_eq!(old.config().final_lr_fraction, None);
     assert_eq!(to_vec(old.denoise(probe)), out_a);
 }
 

@@ -159,8 +159,8 @@ impl<B: AutodiffBackend, N: ConditionalNoise> InverseFlowTrainer<B, N> {
             t_hi: util::tensor1(t_hi, &device),
         };
         let loss = inverse_flow_loss(&self.state.model, &frozen, &self.config, pair);
-        self.state
-            .apply(loss, self.config.learning_rate, self.config.ema_decay)
+        let lr = self.config.learning_rate_at(self.state.step);
+        self.state.apply(loss, lr, self.config.ema_decay)
     }
 
     /// Writes a checkpoint of the current state atomically and prunes old ones; returns its
