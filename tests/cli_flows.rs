@@ -316,5 +316,68 @@ fn bad_training_and_imputation_input_is_explained() {
         ],
         &["checkpoint"],
     );
+    // Settings that would give a run without a checkpoint, or results that are no posterior
+    // mean, std or DPS sample, are refused up front.
+    fails_cleanly(
+        &[
+            "train-prior",
+            "--data",
+            s(&data),
+            "--out",
+            s(&dir.join("p0")),
+            "--steps",
+            "0",
+        ],
+        &["--steps must be >= 1"],
+    );
+    let r = dir.join("r");
+    for (flag, value, needle) in [
+        ("--samples", "1", "--samples must be >= 2"),
+        ("--dps-steps", "0", "at least 1 step"),
+        (
+            "--dps-step-size=-1",
+            "",
+            "step size must be finite and >= 0",
+        ),
+    ] {
+        let mut args = vec!["impute", "--sampler", s(&dir), "--out", s(&r), flag];
+        if !value.is_empty() {
+            args.push(value);
+        }
+        fails_cleanly(&args, &[needle]);
+    }
+    // A sampler selection of another variable than the prior's (geopotential against a
+    // temperature prior: both on the built-in ERA5 grid, so only the units tell).
+    let era5_prior = dir.join("era5-prior");
+    succeeds(&[
+        "train-prior",
+        "--data",
+        "era5",
+        "--var",
+        "t",
+        "--out",
+        s(&era5_prior),
+        "--steps",
+        "1",
+        "--hidden",
+        "8",
+        "--quiet",
+    ]);
+    fails_cleanly(
+        &[
+            "train-sampler",
+            "--prior",
+            s(&era5_prior),
+            "--data",
+            "era5",
+            "--var",
+            "z",
+            "--task",
+            "era5-imputation",
+            "--out",
+            s(&dir.join("s-z")),
+        ],
+        &["`z` is in m**2 s**-2", "`t` in K"],
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -58,6 +58,26 @@ pub struct DpsConfig {
     pub sde: VpSde,
 }
 
+impl DpsConfig {
+    /// Checks ranges: `steps ≥ 1` and a finite `step_size ≥ 0` (ζ = 0 samples the prior
+    /// unconditionally; a negative ζ would push samples away from the measurement).
+    pub fn validate(&self) -> crate::Result<()> {
+        self.sde.validate()?;
+        if self.steps == 0 {
+            return Err(crate::FlowError::InvalidConfig(
+                "DPS/MCG need at least 1 step, got 0".into(),
+            ));
+        }
+        if !(self.step_size >= 0.0 && self.step_size.is_finite()) {
+            return Err(crate::FlowError::InvalidConfig(format!(
+                "the DPS/MCG guidance step size must be finite and >= 0, got {}",
+                self.step_size
+            )));
+        }
+        Ok(())
+    }
+}
+
 /// Samples and cost of [`dps_sample`].
 #[derive(Clone, Debug)]
 pub struct DpsOutput<B: burn::tensor::backend::Backend> {
@@ -68,7 +88,8 @@ pub struct DpsOutput<B: burn::tensor::backend::Backend> {
 }
 
 /// Draws one posterior sample per row of `(y, mask)` by DPS or MCG (see the module docs),
-/// batched over rows. To draw several samples of one measurement, repeat its row.
+/// batched over rows. To draw several samples of one measurement, repeat its row. Check a
+/// user-given `config` with [`DpsConfig::validate`] first (here `steps = 0` runs one step).
 ///
 /// `model` lives on the autodiff backend and should be frozen (`model.no_grad()`): only the
 /// gradient with respect to `x` is used.

@@ -147,6 +147,16 @@ pub fn impute(args: &ImputeArgs) -> Result<()> {
             bail!("unknown method `{m}`; known: {}", METHODS.join(", "));
         }
     }
+    if args.samples < 2 {
+        bail!(
+            "--samples must be >= 2 (the posterior mean and standard deviation come from the \
+             samples), got {}",
+            args.samples
+        );
+    }
+    dps_config(args, DpsVariant::Dps, VpSde::new())
+        .validate()
+        .context("--dps-steps / --dps-step-size")?;
     let out = with_backend!(args.device, |device| run_impute::<B>(args, &device))?;
     write_result(&args.out, &out)?;
     if args.json {
@@ -166,6 +176,15 @@ pub fn impute(args: &ImputeArgs) -> Result<()> {
         println!("results written to {}", args.out.display());
     }
     Ok(())
+}
+
+/// The DPS/MCG settings of `args` for a prior with diffusion `sde`.
+fn dps_config(args: &ImputeArgs, variant: DpsVariant, sde: VpSde) -> DpsConfig {
+    DpsConfig::new()
+        .with_steps(args.dps_steps)
+        .with_step_size(args.dps_step_size)
+        .with_variant(variant)
+        .with_sde(sde)
 }
 
 /// A plain-text table of scores.
@@ -259,7 +278,7 @@ fn run_impute<B: AutodiffBackend>(args: &ImputeArgs, device: &B::Device) -> Resu
         for (y, m) in measurements.iter().zip(&masks) {
             let yt = util::tensor1::<B::InnerBackend>(y.clone(), device);
             let mt = util::tensor1::<B::InnerBackend>(m.as_weights(), device);
-            let s = sample_posterior(&flow, yt, mt, args.samples.max(2), &mut rng);
+            let s = sample_posterior(&flow, yt, mt, args.samples, &mut rng);
             let all = util::to_vec(s.clone());
             let d = meta.dim;
             samples_out.push(
@@ -280,7 +299,7 @@ fn run_impute<B: AutodiffBackend>(args: &ImputeArgs, device: &B::Device) -> Resu
         }
         if want("cnf-sample") {
             recon.push(("cnf-sample".into(), firsts));
-            seconds.push(("cnf-sample".into(), per / args.samples.max(2) as f64));
+            seconds.push(("cnf-sample".into(), per / args.samples as f64));
         }
         std_out = Some(stds);
         bar.tick("cnf");
@@ -302,11 +321,7 @@ fn run_impute<B: AutodiffBackend>(args: &ImputeArgs, device: &B::Device) -> Resu
         let Some((prior, prior_config)) = guided_prior.as_ref().filter(|_| want(name)) else {
             continue;
         };
-        let config = DpsConfig::new()
-            .with_steps(args.dps_steps)
-            .with_step_size(args.dps_step_size)
-            .with_variant(variant)
-            .with_sde(prior_config.model.sde);
+        let config = dps_config(args, variant, prior_config.model.sde);
         let d = meta.dim;
         let y = util::tensor2::<B::InnerBackend>(measurements.concat(), f, d, device);
         let m = util::tensor2::<B::InnerBackend>(

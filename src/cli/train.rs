@@ -446,6 +446,7 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
             prior_meta.dim
         );
     }
+    check_same_variable(&data.meta, &prior_meta)?;
     // The prior's normalisation is the network's unit system.
     if data.meta.normalisation != prior_meta.normalisation {
         data.meta.normalisation = prior_meta.normalisation;
@@ -487,6 +488,30 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
         t
     };
     track_trainer!(c, "sampler", trainer)
+}
+
+/// Refuses a sampler selection whose variable has other units than the prior's (it would be
+/// normalised with the prior's statistics into values far outside what the prior knows, and
+/// train to a meaningless loss); a different name with the same units (`t` in one file,
+/// `ta` in another) only gets a warning.
+fn check_same_variable(sampler: &RunMeta, prior: &RunMeta) -> Result<()> {
+    if let (Some(a), Some(b)) = (&sampler.units, &prior.units) {
+        if a != b {
+            bail!(
+                "the selection's variable `{}` is in {a} but the prior was trained on `{}` in \
+                 {b}; select the prior's variable (--var)",
+                sampler.variable,
+                prior.variable
+            );
+        }
+    }
+    if sampler.variable != prior.variable {
+        eprintln!(
+            "warning: the selection's variable `{}` is not the prior's `{}`",
+            sampler.variable, prior.variable
+        );
+    }
+    Ok(())
 }
 
 /// The VP-SDE a prior was trained with.
@@ -573,6 +598,9 @@ pub(crate) use track_trainer;
 macro_rules! apply_common_overrides {
     ($config:ident, $common:expr) => {
         if let Some(s) = $common.steps {
+            if s == 0 {
+                anyhow::bail!("--steps must be >= 1 (a run of 0 steps writes no checkpoint)");
+            }
             $config = $config.with_steps(s);
         }
         if let Some(b) = $common.batch_size {
