@@ -113,8 +113,12 @@ fn train_prior_sampler_and_impute_end_to_end() {
         "4",
         "--flow-steps",
         "2",
+        "--context-embedding",
+        "16",
         "--quiet",
     ]);
+    let config = read_json(&sampler.join("config.json"));
+    assert_eq!(config["flow"]["context_embedding"], 16, "{config}");
     let meta = read_json(&sampler.join("meshflow.json"));
     assert_eq!(meta["mask_rate"], 0.6);
     assert_eq!(meta["noise_sigma"], 0.05);

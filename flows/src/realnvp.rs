@@ -44,6 +44,12 @@ use rand::{rngs::StdRng, SeedableRng};
 use crate::basis::DataBasis;
 use crate::util::{self, LinearInit};
 
+/// Default width `E` of the context embedding ([`ConditionalRealNvpConfig::context_embedding`]).
+pub const DEFAULT_CONTEXT_EMBEDDING: usize = 128;
+
+/// Default hidden units of the context encoder ([`ConditionalRealNvpConfig::context_hidden`]).
+pub const DEFAULT_CONTEXT_HIDDEN: usize = 256;
+
 /// Configuration of [`ConditionalRealNvp`].
 #[derive(Config, Debug)]
 pub struct ConditionalRealNvpConfig {
@@ -78,9 +84,10 @@ pub struct ConditionalRealNvpConfig {
     /// embedding instead of the raw context. `None` feeds the raw context to every coupling
     /// (the layout of flows saved before the encoder existed: a `config.json` without this
     /// field loads as `None`).
-    #[config(default = "Some(128)")]
+    #[config(default = "Some(DEFAULT_CONTEXT_EMBEDDING)")]
     pub context_embedding: Option<usize>,
-    /// Hidden units of the context encoder (one hidden layer, SiLU); `None` gives 256.
+    /// Hidden units of the context encoder (one hidden layer, SiLU); `None` gives
+    /// [`DEFAULT_CONTEXT_HIDDEN`].
     #[config(default = "None")]
     pub context_hidden: Option<usize>,
     /// Rank of the prior's principal basis the output is mapped through (0 = none): with a
@@ -144,7 +151,7 @@ impl ConditionalRealNvpConfig {
             .collect();
         // Drawn after the couplings, so flows without an encoder keep their old initialisation.
         let encoder = self.context_embedding.map(|e| {
-            let hidden = self.context_hidden.unwrap_or(256);
+            let hidden = self.context_hidden.unwrap_or(DEFAULT_CONTEXT_HIDDEN);
             ContextEncoder {
                 input: util::linear(
                     &mut rng,

@@ -230,6 +230,14 @@ pub struct TrainSamplerArgs {
     /// Hidden units of the coupling networks (default max(D/8, 8)).
     #[arg(long)]
     pub hidden: Option<usize>,
+    /// Width E of the context embedding: every coupling sees the measurement and its mask
+    /// through E numbers from a shared encoder; 0 feeds the raw `[y, mask]` (2 D values) to
+    /// every coupling instead (exact, and far more weights).
+    #[arg(long, default_value_t = crate::flows::realnvp::DEFAULT_CONTEXT_EMBEDDING, value_name = "E")]
+    pub context_embedding: usize,
+    /// Hidden units of the context encoder (one SiLU layer).
+    #[arg(long, default_value_t = crate::flows::realnvp::DEFAULT_CONTEXT_HIDDEN)]
+    pub context_hidden: usize,
     /// Draws of z per measurement per step.
     #[arg(long, default_value_t = 4)]
     pub z_per_y: usize,
@@ -471,6 +479,8 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
         let flow = ConditionalRealNvpConfig::new(dim, 2 * dim)
             .with_steps(args.flow_steps)
             .with_hidden(args.hidden)
+            .with_context_embedding((args.context_embedding > 0).then_some(args.context_embedding))
+            .with_context_hidden(Some(args.context_hidden))
             .with_seed(c.seed);
         let mut config = SamplerTrainConfig::new(flow)
             .with_sde(prior_sde(&args.prior)?)
