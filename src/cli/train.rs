@@ -603,8 +603,9 @@ macro_rules! track_trainer {
 }
 pub(crate) use track_trainer;
 
-/// Applies the `--steps`, `--batch-size`, `--lr` and `--final-lr-fraction` overrides of [`CommonTrainArgs`] to a
-/// training config (any of the flows crate's configs with those builder methods).
+/// Applies the `--steps`, `--batch-size`, `--lr` and `--final-lr-fraction` overrides of
+/// [`CommonTrainArgs`] to a training config (any of the flows crate's configs with those
+/// builder methods); `--steps 0` is refused.
 macro_rules! apply_common_overrides {
     ($config:ident, $common:expr) => {
         if let Some(s) = $common.steps {
