@@ -33,7 +33,7 @@ use super::progress::Progress;
 use super::select::{Selected, SelectionArgs};
 use super::train::{
     apply_common_overrides, check_same_meta, normalised_rows, prepare, prepare_resume,
-    track_trainer, CommonTrainArgs, PreparedData, RunMeta,
+    track_trainer, CommonTrainArgs, PreparedData, RunMeta, ScoredFields,
 };
 use crate::datasets::noise::{CorrelatedGaussianNoise, NoiseModel, NoiseSpec};
 use crate::datasets::npy::{write_npz, NpyArray};
@@ -422,31 +422,14 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
         Some(s) => parse_noise(s)?,
         None => model_spec,
     };
-    let given = args.selection != SelectionArgs::default();
-    let selected = if given {
-        args.selection.load()?
-    } else {
-        meta.selection.load()?
-    };
-    if selected.domain.num_vertices() != meta.dim {
-        bail!(
-            "the selection has {} values per field but {} was trained on {}",
-            selected.domain.num_vertices(),
-            args.models[0].display(),
-            meta.dim
-        );
-    }
-    let (fields, own_split) = args.selection.scored_fields(
-        &meta.selection,
-        &meta.test,
-        selected.fields.len(),
-        args.limit,
-    );
-    if fields.is_empty() {
-        bail!("no field to evaluate (the model's selection has no held-out test field)");
-    }
+    let run = args.models[0].display().to_string();
+    let ScoredFields {
+        selected,
+        fields,
+        own_split,
+        mut truth,
+    } = meta.scored_fields(&args.selection, args.limit, &run)?;
     let norm = meta.normalisation;
-    let mut truth = normalised_rows(&selected, &fields, &norm)?;
     fit_to_noise(&spec, &mut truth);
     let mesh = selected.domain.mesh();
     let model = spec.build(Some(mesh))?;
@@ -649,13 +632,7 @@ fn apply_on<B: AutodiffBackend>(args: &DenoiseApplyArgs, device: &B::Device) -> 
         );
     }
     let selected = args.selection.load()?;
-    if selected.domain.num_vertices() != meta.dim {
-        bail!(
-            "the selection has {} values per field but the denoiser was trained on {}",
-            selected.domain.num_vertices(),
-            meta.dim
-        );
-    }
+    meta.check_dim(selected.domain.num_vertices(), "the denoiser")?;
     let fields: Vec<usize> = (0..selected.fields.len()).collect();
     let norm: Normalisation = meta.normalisation;
     let mut noisy = normalised_rows(&selected, &fields, &norm)?;

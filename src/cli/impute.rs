@@ -27,7 +27,7 @@ use serde::Serialize;
 use super::backend::{with_backend, DeviceArg};
 use super::progress::Progress;
 use super::select::{Domain, Selected, SelectionArgs};
-use super::train::RunMeta;
+use super::train::{RunMeta, ScoredFields};
 use crate::datasets::netcdf::writer::{write_cf_grid, CfGrid, DataVar, LeadingAxis};
 use crate::datasets::npy::{write_npz, NpyArray};
 use crate::datasets::NdArray;
@@ -224,30 +224,13 @@ fn run_impute<B: AutodiffBackend>(args: &ImputeArgs, device: &B::Device) -> Resu
             args.sampler.display()
         ),
     };
-    let selected_args = if args.selection == SelectionArgs::default() {
-        meta.selection.clone()
-    } else {
-        args.selection.clone()
-    };
-    let selected = selected_args.load()?;
-    if selected.domain.num_vertices() != meta.dim {
-        bail!(
-            "the selection has {} values per field but the sampler was trained on {}",
-            selected.domain.num_vertices(),
-            meta.dim
-        );
-    }
-    let (fields, _) = args.selection.scored_fields(
-        &meta.selection,
-        &meta.test,
-        selected.fields.len(),
-        args.limit,
-    );
-    if fields.is_empty() {
-        bail!("no field to impute (the sampler's selection has no held-out test field)");
-    }
+    let ScoredFields {
+        selected,
+        fields,
+        truth,
+        ..
+    } = meta.scored_fields(&args.selection, args.limit, "the sampler")?;
     let norm = meta.normalisation;
-    let truth = super::train::normalised_rows(&selected, &fields, &norm)?;
     let degradation = Degradation::new(mask_rate, sigma)?;
     let mut rng = StdRng::seed_from_u64(args.seed);
     let mut measurements = Vec::new();

@@ -144,29 +144,6 @@ impl SelectionArgs {
             && self.regrid == other.regrid
     }
 
-    /// The fields a command scores against a run trained on `run` with held-out split `test`:
-    /// that split when `self` (the command's selection) is empty or selects the same data, so
-    /// training fields are never scored by accident; otherwise all `n_selected` fields of
-    /// `self`, at most `limit`. The flag says whether the run's split was used.
-    pub fn scored_fields(
-        &self,
-        run: &SelectionArgs,
-        test: &[usize],
-        n_selected: usize,
-        limit: Option<usize>,
-    ) -> (Vec<usize>, bool) {
-        let own_split = *self == SelectionArgs::default() || self.selects_same_as(run);
-        let mut fields: Vec<usize> = if own_split {
-            test.to_vec()
-        } else {
-            (0..n_selected).collect()
-        };
-        if let Some(n) = limit {
-            fields.truncate(n);
-        }
-        (fields, own_split)
-    }
-
     /// Reads the selected fields.
     pub fn load(&self) -> Result<Selected> {
         match (&self.data, &self.mesh, &self.images) {

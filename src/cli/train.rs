@@ -313,6 +313,70 @@ pub(crate) fn prepare(
     })
 }
 
+/// The clean fields a command scores a trained run on (`impute`, `denoise eval`).
+pub(crate) struct ScoredFields {
+    /// The selection read (the run's own, or the command's).
+    pub selected: Selected,
+    /// Indices of the scored fields in `selected`.
+    pub fields: Vec<usize>,
+    /// Whether `fields` is the run's held-out split (else all fields of another selection).
+    pub own_split: bool,
+    /// The scored fields in the run's normalised units, `[fields.len()][dim]`.
+    pub truth: Vec<Vec<f32>>,
+}
+
+impl RunMeta {
+    /// Errors unless a selection of `dim` values per field fits this run (`run` names it).
+    pub(crate) fn check_dim(&self, dim: usize, run: &str) -> Result<()> {
+        if dim != self.dim {
+            bail!(
+                "the selection has {dim} values per field but {run} was trained on {}",
+                self.dim
+            );
+        }
+        Ok(())
+    }
+
+    /// Reads the fields to score this run on: its held-out split when `selection` (the
+    /// command's) is empty or selects the run's own data, so training fields are never scored
+    /// by accident; otherwise every field of `selection`; at most `limit`. Errors when the
+    /// fields have another dimension than the run (`run` names it in the message), when none
+    /// is left, or on a missing value.
+    pub(crate) fn scored_fields(
+        &self,
+        selection: &SelectionArgs,
+        limit: Option<usize>,
+        run: &str,
+    ) -> Result<ScoredFields> {
+        let own_split =
+            *selection == SelectionArgs::default() || selection.selects_same_as(&self.selection);
+        let selected = if *selection == SelectionArgs::default() {
+            self.selection.load()?
+        } else {
+            selection.load()?
+        };
+        self.check_dim(selected.domain.num_vertices(), run)?;
+        let mut fields: Vec<usize> = if own_split {
+            self.test.clone()
+        } else {
+            (0..selected.fields.len()).collect()
+        };
+        if let Some(n) = limit {
+            fields.truncate(n);
+        }
+        if fields.is_empty() {
+            bail!("no field to score ({run}'s selection has no held-out test field)");
+        }
+        let truth = normalised_rows(&selected, &fields, &self.normalisation)?;
+        Ok(ScoredFields {
+            selected,
+            fields,
+            own_split,
+            truth,
+        })
+    }
+}
+
 /// The fields `indices` in normalised units; errors on a missing value (training needs
 /// complete fields).
 pub(crate) fn normalised_rows(
@@ -447,13 +511,7 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
         prior_meta.split_seed,
         "sampler",
     )?;
-    if data.meta.dim != prior_meta.dim {
-        bail!(
-            "the selection has {} values per field but the prior was trained on {}",
-            data.meta.dim,
-            prior_meta.dim
-        );
-    }
+    prior_meta.check_dim(data.meta.dim, "the prior")?;
     check_same_variable(&data.meta, &prior_meta)?;
     // The prior's normalisation is the network's unit system.
     if data.meta.normalisation != prior_meta.normalisation {
