@@ -1,9 +1,10 @@
 //! Speed of the amortised sampler against the JAX reference of issue #4 (same architecture:
 //! K = 8 flow steps, coupling width D/8): one batched pass of 64 posterior samples for one
-//! measurement, a single sample, and one amortised VI training step (flow forward, frozen MLP
-//! prior in the ELBO, backward, Adam) at 64 flow rows, for D = 1890 (the res3 bunny, padded)
-//! and D = 4140. Prints a Markdown table; every figure is the median of `rounds` timed calls
-//! after a warm-up.
+//! measurement and a single sample, each with burn's backend and with the host engine
+//! [`CpuRealNvp`] (on one thread and on every core), and one amortised VI training step (flow
+//! forward, frozen MLP prior in the ELBO, backward, Adam) at 64 flow rows, for D = 1890 (the
+//! res3 bunny, padded) and D = 4140. Prints a Markdown table; every figure is the median of
+//! `rounds` timed calls after a warm-up.
 //!
 //! Run: `cargo run --release -p meshflow-flows --example sampler_timing [-- ROUNDS]`
 //! (add `--features simd,multi-threads` for the ndarray backend's SIMD and threaded kernels).
@@ -50,6 +51,7 @@ fn main() -> meshflow_flows::Result<()> {
         .and_then(|a| a.parse().ok())
         .unwrap_or(10);
     let dev = Default::default();
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let mut rng = StdRng::seed_from_u64(0);
     println!("| D | what | setting | median ms |");
     println!("|---|---|---|---|");
@@ -66,7 +68,23 @@ fn main() -> meshflow_flows::Result<()> {
                 },
                 rounds,
             );
-            println!("| {d} | sample | {n} sample(s) of one measurement | {ms:.1} |");
+            println!("| {d} | sample, burn | {n} sample(s) of one measurement | {ms:.1} |");
+            let (yv, mv) = (util::to_vec(y.clone()), util::to_vec(mask.clone()));
+            for threads in [1, cores] {
+                let engine = CpuRealNvp::from_flow(&flow).with_threads(threads);
+                let ms = median_ms(
+                    || {
+                        engine
+                            .sample_posterior(&yv, &mv, n, &mut rng)
+                            .expect("valid shapes");
+                    },
+                    rounds,
+                );
+                println!(
+                    "| {d} | sample, CpuRealNvp, {threads} thread(s) | {n} sample(s) of one \
+                     measurement | {ms:.1} |"
+                );
+            }
         }
         let prior = MlpScoreConfig::new(d).init::<AB>(&dev).no_grad();
         let data = SignalDataset::new(

@@ -14,7 +14,8 @@
 //!   (a differentiable prior term for variational inference);
 //! - [`train`]: a prior-training loop with EMA and atomic, exactly resumable checkpoints;
 //! - [`sample`]: probability-flow ODE (Euler, Heun) and Euler–Maruyama samplers;
-//! - [`realnvp`]: a conditional RealNVP `G(z; y)` for amortised posteriors;
+//! - [`realnvp`]: a conditional RealNVP `G(z; y)` for amortised posteriors, and
+//!   [`realnvp::CpuRealNvp`], its trained noise → data map on host buffers for fast CPU sampling;
 //! - [`amortized`]: variational training of `G(z; y)` against a frozen score prior, amortised
 //!   over measurements, and posterior summaries;
 //! - [`inverse`]: inverse flows (IFM, ICM): denoisers trained on noisy signals only, for any
@@ -89,7 +90,7 @@ pub mod prelude {
         consistency_function, karras_schedule, ConditionalNoise, FlowSpace, InLogitSpace,
         InverseDenoiser, InverseFlowConfig, InverseFlowTrainer, InverseMethod, InverseProgress,
     };
-    pub use crate::realnvp::{ConditionalRealNvp, ConditionalRealNvpConfig};
+    pub use crate::realnvp::{ConditionalRealNvp, ConditionalRealNvpConfig, CpuRealNvp};
     pub use crate::sample::{
         probability_flow_solve, sample_euler_maruyama, sample_probability_flow, OdeSolver,
     };

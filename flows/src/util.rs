@@ -18,10 +18,18 @@ pub fn randn<B: Backend, R: Rng + ?Sized>(
     cols: usize,
     device: &B::Device,
 ) -> Tensor<B, 2> {
-    let v: Vec<f32> = (0..rows * cols)
+    Tensor::from_data(
+        TensorData::new(standard_normal_vec(rng, rows * cols), [rows, cols]),
+        device,
+    )
+}
+
+/// `len` independent standard normal samples drawn from `rng`, in the order [`randn`] draws
+/// them (row-major), so host and tensor code given the same RNG state see the same noise.
+pub fn standard_normal_vec<R: Rng + ?Sized>(rng: &mut R, len: usize) -> Vec<f32> {
+    (0..len)
         .map(|_| rng.sample::<f32, _>(StandardNormal))
-        .collect();
-    Tensor::from_data(TensorData::new(v, [rows, cols]), device)
+        .collect()
 }
 
 /// A rank-1 float tensor from host values.

@@ -44,6 +44,9 @@ use rand::{rngs::StdRng, SeedableRng};
 use crate::basis::DataBasis;
 use crate::util::{self, LinearInit};
 
+mod cpu;
+pub use cpu::CpuRealNvp;
+
 /// Default width `E` of the context embedding ([`ConditionalRealNvpConfig::context_embedding`]).
 pub const DEFAULT_CONTEXT_EMBEDDING: usize = 128;
 
@@ -577,7 +580,7 @@ mod tests {
     type B = NdArray<f32>;
     type AB = Autodiff<NdArray<f32>>;
 
-    /// Adds `scale · N(0, 1)` noise to every parameter so the flow is far from the identity.
+    /// Adds `scale · U(−1, 1)` noise to every parameter so the flow is far from the identity.
     struct Perturb {
         rng: StdRng,
         scale: f32,
@@ -600,18 +603,29 @@ mod tests {
         }
     }
 
-    fn perturbed<Bk: Backend>(
+    pub(super) fn perturbed<Bk: Backend>(
         cfg: &ConditionalRealNvpConfig,
         seed: u64,
         dev: &Bk::Device,
     ) -> ConditionalRealNvp<Bk> {
+        perturbed_by(cfg, seed, 0.3, dev)
+    }
+
+    /// A fresh flow with `scale · U(−1, 1)` added to every parameter (wide layers need a
+    /// smaller `scale` to stay well-conditioned).
+    pub(super) fn perturbed_by<Bk: Backend>(
+        cfg: &ConditionalRealNvpConfig,
+        seed: u64,
+        scale: f32,
+        dev: &Bk::Device,
+    ) -> ConditionalRealNvp<Bk> {
         cfg.init::<Bk>(dev).map(&mut Perturb {
             rng: StdRng::seed_from_u64(seed),
-            scale: 0.3,
+            scale,
         })
     }
 
-    fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
+    pub(super) fn max_abs_diff(a: &[f32], b: &[f32]) -> f32 {
         a.iter()
             .zip(b)
             .map(|(x, y)| (x - y).abs())
