@@ -348,12 +348,12 @@ impl RunMeta {
         limit: Option<usize>,
         run: &str,
     ) -> Result<ScoredFields> {
-        let own_split =
-            *selection == SelectionArgs::default() || selection.selects_same_as(&self.selection);
-        let selected = if *selection == SelectionArgs::default() {
-            self.selection.load()?
-        } else {
+        let given = *selection != SelectionArgs::default();
+        let own_split = !given || selection.selects_same_as(&self.selection);
+        let selected = if given {
             selection.load()?
+        } else {
+            self.selection.load()?
         };
         self.check_dim(selected.domain.num_vertices(), run)?;
         let mut fields: Vec<usize> = if own_split {

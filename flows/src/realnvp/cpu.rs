@@ -259,11 +259,12 @@ impl Coupling {
         let first = Dense::from_linear(&c.layers[0]);
         let d_cond = dim - c.d_trans;
         let width = first.d_out;
-        let (unchanged, condition) = first.weight.split_at(d_cond * width);
+        let mut first_unchanged = first.weight;
+        let condition = first_unchanged.split_off(d_cond * width);
         Self {
-            first_unchanged: unchanged.to_vec(),
+            first_unchanged,
             first_condition: Dense {
-                weight: condition.to_vec(),
+                weight: condition,
                 bias: first.bias,
                 d_in: first.d_in - d_cond,
                 d_out: width,
