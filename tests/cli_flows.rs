@@ -122,6 +122,35 @@ fn train_prior_sampler_and_impute_end_to_end() {
     let meta = read_json(&sampler.join("meshflow.json"));
     assert_eq!(meta["mask_rate"], 0.6);
     assert_eq!(meta["noise_sigma"], 0.05);
+    // Without --context-embedding the task picks it: the raw context (no encoder) for
+    // Bunny-MNIST, the 128-wide embedding for any other degradation.
+    for (task, embedding) in [
+        ("bunny-mnist", serde_json::Value::Null),
+        ("era5-imputation", 128.into()),
+    ] {
+        let out = dir.join(format!("sampler-{task}"));
+        succeeds(&[
+            "train-sampler",
+            "--prior",
+            s(&prior),
+            "--task",
+            task,
+            "--out",
+            s(&out),
+            "--steps",
+            "1",
+            "--batch-size",
+            "2",
+            "--flow-steps",
+            "1",
+            "--quiet",
+        ]);
+        let config = read_json(&out.join("config.json"));
+        assert_eq!(
+            config["flow"]["context_embedding"], embedding,
+            "{task}: {config}"
+        );
+    }
 
     // Impute the two held-out fields with every method on the same measurements.
     let out = json_of(&[

@@ -199,7 +199,7 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         sigma: None,
         flow_steps: p.flow_steps,
         hidden: None,
-        context_embedding: crate::flows::realnvp::DEFAULT_CONTEXT_EMBEDDING,
+        context_embedding: None,
         context_hidden: crate::flows::realnvp::DEFAULT_CONTEXT_HIDDEN,
         z_per_y: p.z_per_y,
         prior_weight: 1.0,
