@@ -8,6 +8,8 @@
 //!
 //! Run: `cargo run --release -p meshflow-flows --example sampler_timing [-- ROUNDS]`
 //! (add `--features simd,multi-threads` for the ndarray backend's SIMD and threaded kernels).
+//! `scripts/jax_reference_timing.py` times the same architecture and work with JAX (XLA), so the
+//! two can be compared on one machine.
 
 use std::ops::ControlFlow;
 use std::time::Instant;
