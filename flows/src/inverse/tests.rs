@@ -125,19 +125,54 @@ fn invalid_configurations_are_errors() {
     assert!(InverseFlowTrainer::<AB, _>::new(cfg3, gaussian(0.1), &data, None, &dev).is_err());
 }
 
-/// Trains on the noisy toy and returns (PSNR of the noisy input, PSNR of the denoiser, output
-/// std / clean std per coordinate, seconds).
-fn train_toy(method: InverseMethod, steps: usize) -> (f64, f64, [f32; 2], f64) {
+/// The inverse-flow paper's toy metric (its reference code's `TrainLoop.evaluate`): for each
+/// point the PSNR with peak 1 of its own mean squared error over the coordinates,
+/// `−10 log₁₀(mean_j (p_ij − t_ij)²)`, averaged over the points (`d` coordinates each). The
+/// mean of per-point logarithms rewards the many nearly exact points far more than one PSNR of
+/// the overall MSE does: it is how the paper's toy reaches ≈ 31.9 dB where the posterior
+/// mean's overall PSNR (range 2) is 25.1 dB.
+fn mean_per_point_psnr(pred: &[f32], truth: &[f32], d: usize) -> f64 {
+    let per_point: Vec<f64> = pred
+        .chunks_exact(d)
+        .zip(truth.chunks_exact(d))
+        .map(|(p, t)| {
+            let mse = p
+                .iter()
+                .zip(t)
+                .map(|(a, b)| (f64::from(*a) - f64::from(*b)).powi(2))
+                .sum::<f64>()
+                / d as f64;
+            -10.0 * mse.log10()
+        })
+        .collect();
+    per_point.iter().sum::<f64>() / per_point.len() as f64
+}
+
+/// What one toy run scored on its fresh test set.
+struct ToyScores {
+    /// PSNR (overall MSE, data range 2) of the noisy input.
+    noisy: f64,
+    /// PSNR (overall MSE, data range 2) of the denoiser's output.
+    denoised: f64,
+    /// The paper's per-point metric ([`mean_per_point_psnr`]) of the noisy input.
+    noisy_per_point: f64,
+    /// The paper's per-point metric of the denoiser's output.
+    denoised_per_point: f64,
+    /// Output std / clean std per coordinate.
+    std_ratio: [f32; 2],
+    seconds: f64,
+}
+
+/// Trains on the noisy toy and scores the denoiser on a fresh test set.
+fn train_toy(config: InverseFlowConfig, train_points: usize) -> ToyScores {
     let dev = Default::default();
     let sigma = 0.2;
     let mut rng = StdRng::seed_from_u64(11);
     let noise = gaussian(sigma);
-    let clean = circle_points(4000, &mut rng);
-    let noisy = SignalDataset::new(noise(&clean, &mut rng), 4000, 2).unwrap();
+    let clean = circle_points(train_points, &mut rng);
+    let noisy = SignalDataset::new(noise(&clean, &mut rng), train_points, 2).unwrap();
     let start = Instant::now();
-    let mut trainer =
-        InverseFlowTrainer::<AB, _>::new(toy_config(method, steps), noise, &noisy, None, &dev)
-            .unwrap();
+    let mut trainer = InverseFlowTrainer::<AB, _>::new(config, noise, &noisy, None, &dev).unwrap();
     trainer.run(|_| ControlFlow::Continue(())).unwrap();
     let seconds = start.elapsed().as_secs_f64();
     // Fresh test set.
@@ -146,38 +181,116 @@ fn train_toy(method: InverseMethod, steps: usize) -> (f64, f64, [f32; 2], f64) {
     let x1 = util::tensor2::<B>(test_noisy.clone(), 2000, 2, &dev);
     let out = to_vec(trainer.denoiser().denoise(x1));
     let psnr = |p: &[f32]| meshflow_geometry::metrics::psnr(p, &test_clean, 2.0, None).unwrap();
-    let ratio = [0, 1].map(|j| std_of_column(&out, 2, j) / std_of_column(&test_clean, 2, j));
-    (psnr(&test_noisy), psnr(&out), ratio, seconds)
+    ToyScores {
+        noisy: psnr(&test_noisy),
+        denoised: psnr(&out),
+        noisy_per_point: mean_per_point_psnr(&test_noisy, &test_clean, 2),
+        denoised_per_point: mean_per_point_psnr(&out, &test_clean, 2),
+        std_ratio: [0, 1].map(|j| std_of_column(&out, 2, j) / std_of_column(&test_clean, 2, j)),
+        seconds,
+    }
 }
 
-/// The paper's toy (8 points on the unit circle, σ = 0.2, PSNR with the clean data's range 2).
-/// Reference levels (Monte Carlo, 2·10⁵ draws): noisy input 20.0 dB; nearest circle point
-/// 23.9 dB; the posterior mean (the MMSE optimum, which nothing trained without clean data can
-/// beat) 25.1 dB. ICM/IFM converge to a transport-like map between the two, so the bound here is
-/// set below them to fit a CPU test budget: ≥ 22 dB (ICM) / ≥ 21.5 dB (IFM), i.e. clearly
-/// denoising, where an untrained or collapsed network stays at ≤ 20 dB.
+/// The toy's checks shared by both methods: the noisy input scores what σ = 0.2 gives, the
+/// denoiser reaches `min_psnr` dB of overall PSNR and `min_per_point` dB in the paper's
+/// per-point metric, and it does not collapse (per-coordinate std within 15 % of the clean
+/// data's; a collapsed map gives 0).
+fn check_toy(name: &str, r: &ToyScores, min_psnr: f64, min_per_point: f64) {
+    eprintln!(
+        "{name} toy: noisy {:.2} dB → {:.2} dB (per-point metric {:.2} → {:.2} dB); std ratio \
+         {:?}; {:.1} s",
+        r.noisy, r.denoised, r.noisy_per_point, r.denoised_per_point, r.std_ratio, r.seconds
+    );
+    assert!((r.noisy - 20.0).abs() < 0.5, "noisy PSNR {}", r.noisy);
+    // Per point the noise's MSE is σ² E with E ~ Exp(1): E[−10 log₁₀(σ² E)] = −10 log₁₀ σ² +
+    // 10 γ / ln 10 = 13.98 + 2.51 dB (γ Euler's constant).
+    assert!(
+        (r.noisy_per_point - 16.49).abs() < 0.3,
+        "noisy per-point PSNR {}",
+        r.noisy_per_point
+    );
+    assert!(
+        r.denoised >= min_psnr,
+        "{name} reached only {:.2} dB",
+        r.denoised
+    );
+    assert!(
+        r.denoised_per_point >= min_per_point,
+        "{name} reached only {:.2} dB in the per-point metric",
+        r.denoised_per_point
+    );
+    for q in r.std_ratio {
+        assert!(
+            (q - 1.0).abs() < 0.15,
+            "output/clean std ratio {:?}",
+            r.std_ratio
+        );
+    }
+}
+
+/// The paper's toy (8 points on the unit circle, σ = 0.2), scored two ways on a fresh test set.
+///
+/// PSNR of the overall MSE with the clean data's range 2 — reference levels (Monte Carlo,
+/// 2·10⁵ draws): noisy input 20.0 dB; nearest circle point 23.9 dB; the posterior mean (the
+/// MMSE optimum, which nothing trained without clean data can beat) 25.1 dB. ICM/IFM converge
+/// to a transport-like map between the two, so the bound here is set below them to fit a CPU
+/// test budget: ≥ 22 dB (ICM) / ≥ 21.5 dB (IFM), i.e. clearly denoising, where an untrained or
+/// collapsed network stays at ≤ 20 dB.
+///
+/// The paper's own metric ([`mean_per_point_psnr`], with which its reference code reports
+/// ≈ 31.9 dB on its training points after 3200 steps of a 4 × 256 network): the noisy input
+/// scores 16.5 dB; this test's small budget reaches 21.1 dB (ICM) / 19.5 dB (IFM), so it asserts
+/// ≥ 20 / ≥ 18.5 dB. Issue #5's 25 dB in that metric needs the reference's budget:
+/// [`toy_with_reference_settings`] (ICM 25.65 dB on fresh points, 283 s in release).
 ///
 /// Also the non-collapse check: the objective has a degenerate constant solution, so the
-/// outputs must keep the spread of the clean data (per-coordinate std within 15 % of it; a
-/// collapsed map gives 0).
+/// outputs must keep the spread of the clean data.
 #[test]
 fn icm_denoises_the_circle_toy_without_collapsing() {
-    let (noisy, psnr, ratio, secs) = train_toy(InverseMethod::Icm, 2000);
-    eprintln!("ICM toy: noisy {noisy:.2} dB → {psnr:.2} dB; std ratio {ratio:?}; {secs:.1} s");
-    assert!((noisy - 20.0).abs() < 0.5, "noisy PSNR {noisy}");
-    assert!(psnr >= 22.0, "ICM reached only {psnr:.2} dB");
-    for r in ratio {
-        assert!((r - 1.0).abs() < 0.15, "output/clean std ratio {ratio:?}");
-    }
+    check_toy(
+        "ICM",
+        &train_toy(toy_config(InverseMethod::Icm, 2000), 4000),
+        22.0,
+        20.0,
+    );
 }
 
 #[test]
 fn ifm_denoises_the_circle_toy_without_collapsing() {
-    let (noisy, psnr, ratio, secs) = train_toy(InverseMethod::Ifm, 600);
-    eprintln!("IFM toy: noisy {noisy:.2} dB → {psnr:.2} dB; std ratio {ratio:?}; {secs:.1} s");
-    assert!(psnr >= 21.5, "IFM reached only {psnr:.2} dB");
-    for r in ratio {
-        assert!((r - 1.0).abs() < 0.15, "output/clean std ratio {ratio:?}");
+    check_toy(
+        "IFM",
+        &train_toy(toy_config(InverseMethod::Ifm, 600), 4000),
+        21.5,
+        18.5,
+    );
+}
+
+/// The toy with the settings of the paper's reference notebook (8000 noisy points, batch 1000,
+/// 3200 steps at lr 1e-3, σ_d 0.7, t_max 0.2, a 256-wide network), both methods, both metrics;
+/// a benchmark, not a test: `cargo test -p meshflow-flows --release --lib -- --ignored
+/// toy_with_reference_settings --nocapture`.
+#[test]
+#[ignore = "benchmark: minutes on a CPU"]
+fn toy_with_reference_settings() {
+    for method in [InverseMethod::Icm, InverseMethod::Ifm] {
+        let config = InverseFlowConfig::new(
+            InverseFlowConfig::network(2)
+                .with_hidden(256)
+                .with_blocks(2)
+                .with_seed(1),
+        )
+        .with_method(method)
+        .with_sigma_data(0.7)
+        .with_steps(3200)
+        .with_batch_size(1000)
+        .with_learning_rate(1e-3)
+        .with_seed(3);
+        let r = train_toy(config, 8000);
+        eprintln!(
+            "{method:?}, reference settings: noisy {:.2} → {:.2} dB; per-point metric {:.2} → \
+             {:.2} dB; std ratio {:?}; {:.0} s",
+            r.noisy, r.denoised, r.noisy_per_point, r.denoised_per_point, r.std_ratio, r.seconds
+        );
     }
 }
 
