@@ -60,6 +60,13 @@ fn main() -> meshflow_flows::Result<()> {
     for d in [1890, 4140] {
         let flow_config = ConditionalRealNvpConfig::new(d, 2 * d);
         let flow = flow_config.init::<B>(&dev);
+        let ms = median_ms(
+            || {
+                let _ = CpuRealNvp::from_flow(&flow);
+            },
+            rounds.min(3),
+        );
+        println!("| {d} | CpuRealNvp::from_flow | the weights copied out of burn, once per run | {ms:.1} |");
         let y: Tensor<B, 1> = util::randn::<B, _>(&mut rng, 1, d, &dev).reshape([d]);
         let mask = Tensor::<B, 1>::ones([d], &dev);
         for n in [64, 1] {

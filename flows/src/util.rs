@@ -79,6 +79,15 @@ pub fn to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
         .expect("float tensor converts to f32")
 }
 
+/// The values of a parameter tensor (or any tensor that may share its buffer), row-major, as
+/// `f32`. Same result as [`to_vec`], fast for shared buffers: burn's ndarray backend hands a
+/// buffer over without copying only when nothing else holds it, and otherwise walks it element
+/// by element through a dynamic-rank iterator (≈ 25 ns a value: 1.4 s for the 59 M weights of
+/// a D = 4140 flow). A vectorised copy into a fresh buffer first makes the read-back a move.
+pub fn param_to_vec<B: Backend, const D: usize>(t: Tensor<B, D>) -> Vec<f32> {
+    to_vec(t.mul_scalar(1.0))
+}
+
 /// Host value of a one-element float tensor.
 pub fn scalar<B: Backend, const D: usize>(t: Tensor<B, D>) -> f32 {
     to_vec(t)[0]
@@ -158,6 +167,23 @@ mod tests {
     use burn::backend::{Autodiff, NdArray};
 
     type AB = Autodiff<NdArray<f32>>;
+
+    #[test]
+    fn param_to_vec_reads_shared_and_strided_tensors_row_major() {
+        let dev = Default::default();
+        let values: Vec<f32> = (0..12).map(|v| v as f32 * 0.5 - 2.0).collect();
+        let t = tensor2::<NdArray<f32>>(values.clone(), 3, 4, &dev);
+        // Shared buffer (the case it exists for): the same values, and the tensor still holds them.
+        let held = t.clone();
+        assert_eq!(param_to_vec(t.clone()), values);
+        assert_eq!(to_vec(held), values);
+        // A transposed view: row-major values of the transpose.
+        let transposed: Vec<f32> = (0..4)
+            .flat_map(|j| (0..3).map(move |i| i * 4 + j))
+            .map(|k| values[k])
+            .collect();
+        assert_eq!(param_to_vec(t.transpose()), transposed);
+    }
 
     fn grad_of_weighted_sum(tiled: impl Fn(Tensor<AB, 2>) -> Tensor<AB, 2>) -> Vec<f32> {
         let dev = Default::default();

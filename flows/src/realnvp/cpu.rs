@@ -42,8 +42,8 @@ impl Dense {
     fn from_linear<B: Backend>(layer: &Linear<B>) -> Self {
         let [d_in, d_out] = layer.weight.dims();
         Self {
-            weight: util::to_vec(layer.weight.val()),
-            bias: layer.bias.as_ref().map(|b| util::to_vec(b.val())),
+            weight: util::param_to_vec(layer.weight.val()),
+            bias: layer.bias.as_ref().map(|b| util::param_to_vec(b.val())),
             d_in,
             d_out,
         }
@@ -270,7 +270,7 @@ impl Coupling {
                 d_out: width,
             },
             rest: c.layers[1..].iter().map(Dense::from_linear).collect(),
-            scale: util::to_vec(c.scale.val()),
+            scale: util::param_to_vec(c.scale.val()),
             d_cond,
             d_trans: c.d_trans,
             width,
@@ -446,10 +446,10 @@ impl CpuRealNvp {
             .iter()
             .map(|s| Step {
                 actnorm: s.actnorm.as_ref().map(|an| {
-                    let ls = util::to_vec(an.log_scale.val());
+                    let ls = util::param_to_vec(an.log_scale.val());
                     ActNormHost {
                         inv_scale: ls.iter().map(|v| (-v).exp()).collect(),
-                        shift: util::to_vec(an.shift.val()),
+                        shift: util::param_to_vec(an.shift.val()),
                         log_det: ls.iter().sum(),
                     }
                 }),
@@ -462,7 +462,7 @@ impl CpuRealNvp {
             .as_ref()
             .map(|e| (Dense::from_linear(&e.input), Dense::from_linear(&e.output)));
         let output_basis = flow.output_basis.as_ref().map(|basis| {
-            let vectors = util::to_vec(basis.vectors());
+            let vectors = util::param_to_vec(basis.vectors());
             let [rank, dim] = basis.vectors().dims();
             let residual_std = util::scalar(basis.residual_std());
             let mut vectors_t = vec![0.0; rank * dim];
@@ -472,10 +472,10 @@ impl CpuRealNvp {
                 }
             }
             OutputBasis {
-                mean: util::to_vec(basis.mean()),
+                mean: util::param_to_vec(basis.mean()),
                 vectors_t,
                 vectors,
-                gain: util::to_vec(basis.std())
+                gain: util::param_to_vec(basis.std())
                     .iter()
                     .map(|s| s - residual_std)
                     .collect(),
