@@ -233,7 +233,7 @@ pub struct TrainSamplerArgs {
     /// Width E of the context embedding: every coupling sees the measurement and its mask
     /// through E numbers from a shared encoder; 0 feeds the raw `[y, mask]` (2 D values) to
     /// every coupling instead (exact, and far more weights). Default: 0 for `--task
-    /// bunny-mnist`, 128 otherwise (see [`default_context_embedding`]).
+    /// bunny-mnist`, 128 otherwise.
     #[arg(long, value_name = "E")]
     pub context_embedding: Option<usize>,
     /// Hidden units of the context encoder (one SiLU layer).
@@ -525,9 +525,6 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
     data.meta.mask_rate = Some(mask_rate);
     data.meta.noise_sigma = Some(sigma);
     let dim = data.meta.dim;
-    let context_embedding = args
-        .context_embedding
-        .unwrap_or_else(|| default_context_embedding(args.task.as_deref()));
     eprintln!(
         "sampler: {} training fields of {dim} values, {:.0} % hidden, sigma {sigma}",
         data.dataset.len(),
@@ -541,7 +538,13 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
         let flow = ConditionalRealNvpConfig::new(dim, 2 * dim)
             .with_steps(args.flow_steps)
             .with_hidden(args.hidden)
-            .with_context_embedding(Some(context_embedding).filter(|&e| e > 0))
+            .with_context_embedding(
+                Some(
+                    args.context_embedding
+                        .unwrap_or_else(|| default_context_embedding(args.task.as_deref())),
+                )
+                .filter(|&e| e > 0),
+            )
             .with_context_hidden(Some(args.context_hidden))
             .with_seed(c.seed);
         let mut config = SamplerTrainConfig::new(flow)
