@@ -37,6 +37,7 @@ use crate::classical::MeshRepair;
 use crate::score::{sinusoidal_embedding, ScoreNetwork};
 use crate::sde::VpSde;
 use crate::util::{self, LinearInit};
+use crate::FlowError;
 
 /// The `k` smallest eigenpairs of a surface's Laplace–Beltrami operator, with its lumped mass:
 /// the geometry a [`SpectralScore`] needs.
@@ -68,6 +69,15 @@ impl SpectralBasis {
         let repaired = &repair.mesh;
         let l = operators::cotan_laplacian(repaired);
         let m = operators::vertex_lumped_mass_matrix(repaired);
+        let kept = repaired.num_vertices();
+        if k > kept {
+            return Err(FlowError::InvalidConfig(format!(
+                "{k} eigenmodes requested, but the mesh has {kept} usable vertices ({} of its {} \
+                 vertices are unused or duplicates and were removed): ask for at most {kept}",
+                mesh.num_vertices() - kept,
+                mesh.num_vertices()
+            )));
+        }
         let pairs = eigen::smallest_generalized_eigenpairs(&l, &m, k, options)?;
         let mass = repaired.vertex_dual_areas();
         if repair.removed_vertices() == 0 {
@@ -419,14 +429,19 @@ mod tests {
 
     /// A scan with unused vertices: the basis is that of the clean mesh, the stray vertices
     /// get mass 0 and their nearest vertex's eigenvector values.
+    /// An icosphere of `level` and the same mesh with one unused vertex appended.
+    fn icosphere_and_scan_with_unused_vertex(level: u32) -> (TriMesh, TriMesh) {
+        let clean = SphereGrid::icosphere(level).mesh().clone();
+        let mut positions = clean.positions().to_vec();
+        positions.push(nalgebra::Point3::new(0.0, 0.0, 1.05));
+        let scan = TriMesh::new(positions, clean.faces().to_vec()).unwrap();
+        (clean, scan)
+    }
+
     #[test]
     fn unused_vertices_get_zero_mass_and_their_nearest_vertex_values() {
-        use nalgebra::Point3;
-        let clean = SphereGrid::icosphere(2).mesh().clone();
+        let (clean, scan) = icosphere_and_scan_with_unused_vertex(2);
         let v = clean.num_vertices();
-        let mut positions = clean.positions().to_vec();
-        positions.push(Point3::new(0.0, 0.0, 1.05));
-        let scan = TriMesh::new(positions, clean.faces().to_vec()).unwrap();
         let options = eigen::EigenOptions::default();
         let a = SpectralBasis::from_mesh(&clean, 6, &options).unwrap();
         let b = SpectralBasis::from_mesh(&scan, 6, &options).unwrap();
@@ -442,6 +457,27 @@ mod tests {
         for i in 0..6 {
             assert_eq!(b.vectors[i * (v + 1) + v], b.vectors[i * (v + 1) + top]);
         }
+    }
+
+    /// Asking for as many modes as the scan has vertices, counting an unused one, is an error
+    /// that names the usable count (the repaired mesh's), not the eigensolver's.
+    #[test]
+    fn more_modes_than_usable_vertices_is_a_clear_error() {
+        let (clean, scan) = icosphere_and_scan_with_unused_vertex(1);
+        let v = clean.num_vertices();
+        let options = eigen::EigenOptions::default();
+        let Err(err) = SpectralBasis::from_mesh(&scan, v + 1, &options) else {
+            panic!("more modes than usable vertices were accepted");
+        };
+        let err = err.to_string();
+        assert!(
+            err.contains(&format!("{v} usable vertices")) && err.contains("at most"),
+            "{err}"
+        );
+        assert_eq!(
+            SpectralBasis::from_mesh(&scan, v, &options).unwrap().len(),
+            v
+        );
     }
 
     fn small_grid_basis(k: usize) -> (SphereGrid, SpectralBasis) {
