@@ -187,11 +187,17 @@ fn dps_config(args: &ImputeArgs, variant: DpsVariant, sde: VpSde) -> DpsConfig {
         .with_sde(sde)
 }
 
-/// A plain-text table of scores.
+/// A plain-text table of scores; the method column is as wide as the longest name.
 pub fn score_table(scores: &[MethodScore], units: Option<&str>) -> String {
     let u = units.unwrap_or("");
+    let w = scores
+        .iter()
+        .map(|m| m.name.chars().count())
+        .max()
+        .unwrap_or(0)
+        .max(12);
     let mut s = format!(
-        "{:<12} {:>12} {:>9} {:>7} {:>10} {:>10}\n",
+        "{:<w$} {:>12} {:>9} {:>7} {:>10} {:>10}\n",
         "method",
         format!("rmse[{u}]"),
         "psnr[dB]",
@@ -202,7 +208,7 @@ pub fn score_table(scores: &[MethodScore], units: Option<&str>) -> String {
     for m in scores {
         let opt = |v: Option<f64>, p: usize| v.map_or("-".into(), |v| format!("{v:.p$}"));
         s += &format!(
-            "{:<12} {:>12.4} {:>9.2} {:>7} {:>10} {:>10.3}\n",
+            "{:<w$} {:>12.4} {:>9.2} {:>7} {:>10} {:>10.3}\n",
             m.name,
             m.rmse,
             m.psnr,
@@ -779,4 +785,35 @@ fn write_imputed_ply(dir: &Path, out: &ImputeOutput) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A long method name (`ifm-spectral:DIR`) widens the method column instead of pushing its
+    /// row's numbers out of line: every line of the table has the same width.
+    #[test]
+    fn score_table_columns_stay_aligned_with_long_names() {
+        let row = |name: &str, ssim: Option<f64>| MethodScore {
+            name: name.into(),
+            rmse: 0.05,
+            psnr: 25.5,
+            ssim,
+            coverage_2std: None,
+            mean_std: None,
+            seconds_per_field: 0.01,
+        };
+        let table = score_table(
+            &[
+                row("noisy", Some(0.9)),
+                row("ifm-spectral:runs/ifm1024-lr1-1200", None),
+            ],
+            None,
+        );
+        let widths: Vec<usize> = table.lines().map(|l| l.chars().count()).collect();
+        assert_eq!(widths.len(), 3, "{table}");
+        assert!(widths.iter().all(|w| *w == widths[0]), "{table}");
+        assert!(table.lines().nth(2).unwrap().contains("25.50"), "{table}");
+    }
 }
