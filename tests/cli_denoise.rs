@@ -13,8 +13,10 @@ use common::{
     write_fields, NLAT, NLON,
 };
 
-fn train(data: &Path, method: &str, out: &Path, steps: &str) {
-    succeeds(&[
+/// `denoise train --method METHOD --data DATA --noise gaussian:0.1 --out OUT --steps STEPS
+/// --quiet` followed by `extra` (e.g. `--hidden 32`).
+fn train_args(data: &Path, method: &str, out: &Path, steps: &str, extra: &[&str]) -> Vec<String> {
+    [
         "denoise",
         "train",
         "--method",
@@ -27,12 +29,17 @@ fn train(data: &Path, method: &str, out: &Path, steps: &str) {
         s(out),
         "--steps",
         steps,
-        "--hidden",
-        "32",
-        "--batch-size",
-        "8",
         "--quiet",
-    ]);
+    ]
+    .iter()
+    .chain(extra)
+    .map(|a| a.to_string())
+    .collect()
+}
+
+fn train(data: &Path, method: &str, out: &Path, steps: &str) {
+    let extra = ["--hidden", "32", "--batch-size", "8"];
+    succeeds(&refs(&train_args(data, method, out, steps, &extra)));
 }
 
 /// `denoise apply` of the model in `model` to the fields `fields` of `data`, written to `out`.
@@ -69,22 +76,8 @@ fn denoise_train_eval_and_apply_end_to_end() {
     assert_eq!(history.lines().count(), 1 + 12);
     // Resuming raises the step count and keeps the history in step; the saved schedule
     // cannot be changed on the way (the flag would otherwise be silently ignored).
-    let resume = [
-        "denoise",
-        "train",
-        "--method",
-        "icm",
-        "--data",
-        s(&data),
-        "--noise",
-        "gaussian:0.1",
-        "--out",
-        s(&icm),
-        "--steps",
-        "16",
-        "--resume",
-        "--quiet",
-    ];
+    let resume = train_args(&data, "icm", &icm, "16", &["--resume"]);
+    let resume = refs(&resume);
     fails_cleanly(
         &[&resume[..], &["--lr", "1e-2"]].concat(),
         &["--lr cannot change on --resume", "config.json"],
@@ -172,29 +165,17 @@ fn spectral_denoiser_trains_resumes_evaluates_and_applies() {
     let data = dir.join("fields.npz");
     write_fields(&data);
     let run = dir.join("icm-spectral");
-    let train_args = |steps: &'static str| {
-        vec![
-            "denoise".to_string(),
-            "train".into(),
-            "--network".into(),
-            "spectral".into(),
-            "--modes".into(),
-            "16".into(),
-            "--data".into(),
-            s(&data).into(),
-            "--noise".into(),
-            "gaussian:0.1".into(),
-            "--out".into(),
-            s(&run).into(),
-            "--steps".into(),
-            steps.into(),
-            "--hidden".into(),
-            "16".into(),
-            "--batch-size".into(),
-            "8".into(),
-            "--quiet".into(),
-        ]
-    };
+    let extra = [
+        "--network",
+        "spectral",
+        "--modes",
+        "16",
+        "--hidden",
+        "16",
+        "--batch-size",
+        "8",
+    ];
+    let train_args = |steps| train_args(&data, "icm", &run, steps, &extra);
     succeeds(&refs(&train_args("6")));
     let config = read_json(&run.join("config.json"));
     assert_eq!(config["spectral"]["modes"], 16, "{config}");
@@ -275,4 +256,55 @@ fn bad_denoise_input_is_explained() {
         &["not a denoiser run"],
     );
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// `--keep-checkpoints` keeps that many of the latest checkpoints (the default keeps 2), may
+/// change on `--resume` (written to `config.json`), and 0 is refused.
+#[test]
+fn keep_checkpoints_is_honoured_and_may_change_on_resume() {
+    let dir = tmp_dir("cli-denoise-keep");
+    let data = dir.join("fields.npz");
+    write_fields(&data);
+    let out = dir.join("icm");
+    let args = |steps: &str, keep: &str| {
+        let extra = [
+            "--hidden",
+            "16",
+            "--batch-size",
+            "4",
+            "--checkpoint-every",
+            "1",
+            "--keep-checkpoints",
+            keep,
+        ];
+        train_args(&data, "icm", &out, steps, &extra)
+    };
+    let checkpoints = || -> Vec<String> {
+        let mut names: Vec<String> = std::fs::read_dir(&out)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("checkpoint-"))
+            .collect();
+        names.sort();
+        names
+    };
+    fails_cleanly(&refs(&args("4", "0")), &["keep_checkpoints must be >= 1"]);
+    let _ = std::fs::remove_dir_all(&out);
+    succeeds(&refs(&args("4", "3")));
+    assert_eq!(
+        checkpoints(),
+        [
+            "checkpoint-000000002",
+            "checkpoint-000000003",
+            "checkpoint-000000004"
+        ]
+    );
+    let mut resume = args("6", "1");
+    resume.push("--resume".into());
+    succeeds(&refs(&resume));
+    assert_eq!(checkpoints(), ["checkpoint-000000006"]);
+    assert_eq!(read_json(&out.join("config.json"))["keep_checkpoints"], 1);
+    let mut zero = args("6", "0");
+    zero.push("--resume".into());
+    fails_cleanly(&refs(&zero), &["--keep-checkpoints must be >= 1"]);
 }

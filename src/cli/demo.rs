@@ -155,6 +155,7 @@ fn common(
         final_lr_fraction: None,
         seed: args.seed,
         checkpoint_every: (steps / 4).max(1),
+        keep_checkpoints: None,
         resume: out.join("meshflow.json").is_file(),
         device: args.device,
         quiet: args.quiet,

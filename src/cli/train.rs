@@ -106,6 +106,10 @@ pub struct CommonTrainArgs {
     /// Write a checkpoint every this many steps.
     #[arg(long, default_value_t = 500)]
     pub checkpoint_every: usize,
+    /// How many of the most recent checkpoints to keep on disk (≥ 1; default 2); raise it to
+    /// score intermediate checkpoints later. May change on `--resume`.
+    #[arg(long, value_name = "N")]
+    pub keep_checkpoints: Option<usize>,
     /// Continue the run in `--out` from its last checkpoint (the data selection must be the
     /// same); `--steps` may raise the total.
     #[arg(long)]
@@ -442,7 +446,8 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
 /// Prepares `--resume`: the run continues with its saved `config.json`, so a `--batch-size`,
 /// `--lr` or `--final-lr-fraction` that differs from the saved value is refused (rather than
 /// silently ignored; repeating the original command with `--resume` is fine); `--steps` may
-/// raise the saved total (written back to `config.json`).
+/// raise the saved total and `--keep-checkpoints` change the saved count (both written back to
+/// `config.json`).
 pub(crate) fn prepare_resume(c: &CommonTrainArgs) -> Result<()> {
     let path = c.out.join("config.json");
     let text =
@@ -463,19 +468,29 @@ pub(crate) fn prepare_resume(c: &CommonTrainArgs) -> Result<()> {
         if given.is_some_and(|g| Some(g) != saved) {
             bail!(
                 "{flag} cannot change on --resume: the run continues with the {key} in {} \
-                 ({}); only --steps may be raised",
+                 ({}); only --steps (raised) and --keep-checkpoints may change",
                 path.display(),
                 saved.map_or("none".to_string(), |x| x.to_string())
             );
         }
     }
-    let Some(s) = c.steps else { return Ok(()) };
-    let saved = v["steps"].as_u64().unwrap_or(0) as usize;
-    if s < saved {
-        bail!("--steps {s} is below the run's {saved} steps; resume with --steps >= {saved}");
+    let mut changed = false;
+    if let Some(k) = c.keep_checkpoints {
+        if k == 0 {
+            bail!("--keep-checkpoints must be >= 1");
+        }
+        changed |= v["keep_checkpoints"].as_u64() != Some(k as u64);
+        v["keep_checkpoints"] = serde_json::json!(k);
     }
-    if s > saved {
-        v["steps"] = serde_json::json!(s);
+    if let Some(s) = c.steps {
+        let saved = v["steps"].as_u64().unwrap_or(0) as usize;
+        if s < saved {
+            bail!("--steps {s} is below the run's {saved} steps; resume with --steps >= {saved}");
+        }
+        changed |= s > saved;
+        v["steps"] = serde_json::json!(s.max(saved));
+    }
+    if changed {
         write_atomic(&path, serde_json::to_string_pretty(&v)?.as_bytes())
             .with_context(|| format!("writing {}", path.display()))?;
     }
@@ -700,6 +715,9 @@ macro_rules! apply_common_overrides {
         }
         if let Some(f) = $common.final_lr_fraction {
             $config = $config.with_final_lr_fraction(Some(f));
+        }
+        if let Some(k) = $common.keep_checkpoints {
+            $config = $config.with_keep_checkpoints(k);
         }
     };
 }
