@@ -86,7 +86,8 @@ fn denoise_train_eval_and_apply_end_to_end() {
     let history = std::fs::read_to_string(icm.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 1 + 16);
 
-    // Both models and the baselines on the same noisy held-out fields.
+    // Both models and the baselines on the same noisy held-out fields, with a result directory.
+    let result = dir.join("result");
     let out = json_of(&[
         "denoise",
         "eval",
@@ -99,6 +100,8 @@ fn denoise_train_eval_and_apply_end_to_end() {
         "30",
         "--tweedie-hidden",
         "32",
+        "--out",
+        s(&result),
         "--json",
     ]);
     for name in ["icm", "ifm", "noisy", "heat-sure", "tweedie"] {
@@ -113,6 +116,7 @@ fn denoise_train_eval_and_apply_end_to_end() {
         }
     }
     assert_eq!(out["fields"].as_array().unwrap().len(), 2);
+    check_eval_result_dir(&result, &out);
     // Giving the training selection again (as `./fields.npz`) still scores only the
     // held-out split; other data (a slice of it) is scored whole.
     let same = dir.join(".").join(data.file_name().unwrap());
@@ -155,6 +159,61 @@ fn denoise_train_eval_and_apply_end_to_end() {
     let v = (NLAT - 2) * NLON + 2;
     assert_eq!(arrays.get("temperature").unwrap().shape(), &[2, v]);
     let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The result directory of `denoise eval --out` holds what was scored: its scores are the
+/// printed ones, `measurement` is the noisy input (`recon_noisy`, nothing hidden), the heat
+/// baseline's written fields are closer to the truth than the noisy input by the printed PSNR
+/// gap, `denoised.nc` holds the first model's fields, and `meshflow render` draws it.
+fn check_eval_result_dir(result: &Path, printed: &serde_json::Value) {
+    let meta = read_json(&result.join("result.json"));
+    assert_eq!(meta["scores"], printed["methods"]);
+    assert_eq!(meta["fields"], printed["fields"]);
+    assert_eq!(printed["out"], s(result));
+    let arrays = meshflow::datasets::npy::read_npz(result.join("result.npz")).unwrap();
+    let get = |k: &str| {
+        arrays
+            .get(k)
+            .unwrap_or_else(|e| panic!("result.npz lacks {k}: {e}"))
+            .to_f32()
+    };
+    let v = (NLAT - 2) * NLON + 2;
+    let truth = get("truth");
+    assert_eq!(truth.shape, [2, v]);
+    let noisy = get("measurement");
+    assert_eq!(noisy.data, get("recon_noisy").data);
+    assert!(get("mask").data.iter().all(|&m| m == 1.0));
+    for name in ["icm", "ifm", "heat-sure", "tweedie"] {
+        assert_eq!(get(&format!("recon_{name}")).shape, [2, v], "{name}");
+    }
+    // Plain (unweighted) mean squared errors of the written fields: the ratio must follow the
+    // printed PSNR gap (area weights move it a little, not by decibels).
+    let mse = |a: &[f32]| {
+        let t = &truth.data;
+        a.iter()
+            .zip(t)
+            .map(|(x, y)| ((x - y) as f64).powi(2))
+            .sum::<f64>()
+            / t.len() as f64
+    };
+    let psnr = |name: &str| method(printed, name)["psnr"].as_f64().unwrap();
+    let written_gap = 10.0 * (mse(&noisy.data) / mse(&get("recon_heat-sure").data)).log10();
+    let printed_gap = psnr("heat-sure") - psnr("noisy");
+    assert!(
+        (written_gap - printed_gap).abs() < 1.0,
+        "written fields give a {written_gap:.2} dB gain, the table {printed_gap:.2} dB"
+    );
+    // The grid file holds the first model (icm), in physical units as result.npz.
+    let nc = read_variable(result.join("denoised.nc"), Some("temperature")).unwrap();
+    assert_eq!(nc.num_fields(), 2);
+    assert!(!result.join("imputed.nc").exists());
+    let icm = get("recon_icm");
+    let mean = get("mean");
+    assert_eq!(mean.data, icm.data);
+    let figures = result.join("figures");
+    succeeds(&["render", s(result), "--out", s(&figures), "--quiet"]);
+    let pngs = std::fs::read_dir(&figures).unwrap().count();
+    assert_eq!(pngs, 2, "one figure per field");
 }
 
 /// `--network spectral`: the run records the network in its config.json, resumes (the

@@ -14,6 +14,8 @@
 //!   Clean fields are used only to score: PSNR and SSIM over all vertices in normalised units
 //!   (data range 1), RMSE area-weighted in physical units, as `impute` scores. A baseline's
 //!   `seconds_per_field` includes fitting it (choosing the heat time; training the score prior).
+//!   `--out DIR` also writes the clean, noisy and denoised fields as a result directory (the
+//!   format of `meshflow impute`, see `docs/result-format.md`) for `meshflow render` / `view`.
 //! - `denoise apply --model DIR <selection> --out FILE.nc|FILE.npz`: treats the selected fields
 //!   as noisy observations and writes the denoised fields.
 
@@ -28,7 +30,10 @@ use rand::{rngs::StdRng, RngCore, SeedableRng};
 use serde::Serialize;
 
 use super::backend::{with_backend, DeviceArg};
-use super::impute::{physical, score, score_table, write_grid_nc, GridVar, MethodScore};
+use super::impute::{
+    physical, score, score_table, write_grid_nc, write_result, GridVar, ImputeOutput, MethodScore,
+    ResultTask,
+};
 use super::progress::Progress;
 use super::select::{Selected, SelectionArgs};
 use super::train::{
@@ -45,7 +50,7 @@ use crate::flows::inverse::{
 use crate::flows::prelude::*;
 use crate::flows::util;
 use crate::geometry::operators::{cotan_laplacian, diagonal_matrix};
-use crate::geometry::signal::Normalisation;
+use crate::geometry::signal::{Mask, Normalisation};
 use crate::geometry::TriMesh;
 
 /// The clamp that puts min–max-normalised fields inside `(0, 1)` for Jacobi noise.
@@ -157,6 +162,12 @@ pub struct DenoiseEvalArgs {
     /// Where to run the networks.
     #[arg(long, value_enum, default_value_t = DeviceArg::Cpu)]
     pub device: DeviceArg,
+    /// Also write a result directory, as `meshflow impute --out` does (`result.json`,
+    /// `result.npz` with `truth`, the noisy input as `measurement`, one `recon_<method>` per
+    /// model and baseline; `denoised.nc` for grids, `mesh.ply` and `denoised_<i>.ply` for
+    /// meshes, holding the first model's output): `meshflow view` and `render` show it.
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
     /// Print one JSON object (`{"methods": [...]}`) instead of a table.
     #[arg(long)]
     pub json: bool,
@@ -414,6 +425,9 @@ struct EvalReport<'a> {
     noise: String,
     methods: &'a [MethodScore],
     notes: &'a [String],
+    /// The result directory (`--out`), when one was written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    out: Option<&'a Path>,
 }
 
 fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Result<()> {
@@ -528,15 +542,30 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
             )
         })
         .collect::<Result<Vec<_>>>()?;
+    let labels: Vec<String> = fields.iter().map(|&i| selected.labels[i].clone()).collect();
+    let units = selected.units.clone();
+    if let Some(dir) = &args.out {
+        let result = ImputeOutput {
+            task: ResultTask::Denoise,
+            masks: vec![Mask::all_observed(v); f],
+            measurements: noisy,
+            recon: recon.into_iter().map(|(name, p, _)| (name, p)).collect(),
+            std: None,
+            samples: Vec::new(),
+            scores: scores.clone(),
+            selected,
+            fields,
+            normalisation: norm,
+        };
+        write_result(dir, &result)?;
+    }
     if args.json {
         let report = EvalReport {
-            fields: fields
-                .iter()
-                .map(|&i| selected.labels[i].as_str())
-                .collect(),
+            fields: labels.iter().map(String::as_str).collect(),
             noise: spec.to_string(),
             methods: &scores,
             notes: &notes,
+            out: args.out.as_deref(),
         };
         println!("{}", serde_json::to_string(&report)?);
     } else {
@@ -546,9 +575,12 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
             "fields of the given selection"
         };
         println!("{f} {which}, noise {spec}");
-        print!("{}", score_table(&scores, selected.units.as_deref()));
+        print!("{}", score_table(&scores, units.as_deref()));
         for n in &notes {
             println!("{n}");
+        }
+        if let Some(dir) = &args.out {
+            println!("results written to {}", dir.display());
         }
     }
     Ok(())

@@ -13,7 +13,8 @@
 //!
 //! The result directory holds `result.json`, `result.npz` (see `docs/result-format.md`),
 //! `mesh.ply` (meshes) and the imputed fields: `imputed.nc` (CF NetCDF, grids) or
-//! `imputed_<field>.ply` (meshes).
+//! `imputed_<field>.ply` (meshes). `denoise eval --out` writes the same directory for its
+//! denoisers ([`ResultTask::Denoise`]: `denoised.nc` / `denoised_<field>.ply`, no `infilled`).
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -118,8 +119,30 @@ pub struct MethodScore {
     pub seconds_per_field: f64,
 }
 
-/// Everything `impute` produced, in normalised units, `[F][V]` per method.
+/// What a result directory holds the reconstructions of: it names the written fields
+/// (`imputed.nc` / `denoised.nc`, `imputed_<i>.ply` / `denoised_<i>.ply`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResultTask {
+    /// `meshflow impute`: hidden vertices filled in; the `infilled` flag is written.
+    Impute,
+    /// `meshflow denoise eval`: every vertex observed (noisy) and denoised.
+    Denoise,
+}
+
+impl ResultTask {
+    /// The participle that names the written fields.
+    pub fn participle(self) -> &'static str {
+        match self {
+            ResultTask::Impute => "imputed",
+            ResultTask::Denoise => "denoised",
+        }
+    }
+}
+
+/// Everything `impute` (or `denoise eval`) produced, in normalised units, `[F][V]` per method.
 pub struct ImputeOutput {
+    /// Imputation or denoising.
+    pub task: ResultTask,
     /// The selection the fields came from.
     pub selected: Selected,
     /// Imputed fields (indices into the selection).
@@ -439,6 +462,7 @@ fn run_impute<B: AutodiffBackend>(args: &ImputeArgs, device: &B::Device) -> Resu
         })
         .collect::<Result<Vec<_>>>()?;
     Ok(ImputeOutput {
+        task: ResultTask::Impute,
         selected,
         fields,
         normalisation: norm,
@@ -594,12 +618,12 @@ pub fn write_result(dir: &Path, out: &ImputeOutput) -> Result<()> {
                     NpyArray::F64(NdArray::new(vec![layout.nlon], layout.lons_deg.clone())?),
                 ));
             }
-            write_imputed_nc(dir, out)?;
+            write_reconstruction_nc(dir, out)?;
             "grid"
         }
         Domain::Mesh { mesh } => {
             write_ply(&dir.join("mesh.ply"), mesh, &[], None)?;
-            write_imputed_ply(dir, out)?;
+            write_reconstruction_ply(dir, out)?;
             "mesh"
         }
     };
@@ -631,7 +655,9 @@ fn best_recon(out: &ImputeOutput) -> Option<(&str, &Vec<Vec<f32>>)> {
         .map(|(n, p)| (n.as_str(), p))
 }
 
-fn write_imputed_nc(dir: &Path, out: &ImputeOutput) -> Result<()> {
+/// `imputed.nc` / `denoised.nc`: the best reconstruction, the flow's std when it ran, and (for
+/// imputation) the `infilled` flag.
+fn write_reconstruction_nc(dir: &Path, out: &ImputeOutput) -> Result<()> {
     let Some((method, recon)) = best_recon(out) else {
         return Ok(());
     };
@@ -641,8 +667,9 @@ fn write_imputed_nc(dir: &Path, out: &ImputeOutput) -> Result<()> {
         name: sel.name.clone(),
         fields: recon.iter().map(|p| physical(p, norm)).collect(),
         long_name: format!(
-            "{} imputed by meshflow ({method})",
-            sel.long_name.as_deref().unwrap_or(&sel.name)
+            "{} {} by meshflow ({method})",
+            sel.long_name.as_deref().unwrap_or(&sel.name),
+            out.task.participle()
         ),
         units: sel.units.clone(),
         standard_name: sel.standard_name.clone(),
@@ -660,30 +687,37 @@ fn write_imputed_nc(dir: &Path, out: &ImputeOutput) -> Result<()> {
             standard_name: None,
         });
     }
-    variables.push(GridVar {
-        name: "infilled".into(),
-        fields: out
-            .masks
-            .iter()
-            .map(|m| {
-                m.observed()
-                    .iter()
-                    .map(|&o| if o { 0.0 } else { 1.0 })
-                    .collect()
-            })
-            .collect(),
-        long_name: "1 where the value was hidden and imputed, 0 where it was observed".into(),
-        units: None,
-        standard_name: None,
-    });
+    if out.task == ResultTask::Impute {
+        variables.push(GridVar {
+            name: "infilled".into(),
+            fields: out
+                .masks
+                .iter()
+                .map(|m| {
+                    m.observed()
+                        .iter()
+                        .map(|&o| if o { 0.0 } else { 1.0 })
+                        .collect()
+                })
+                .collect(),
+            long_name: "1 where the value was hidden and imputed, 0 where it was observed".into(),
+            units: None,
+            standard_name: None,
+        });
+    }
+    let file = format!("{}.nc", out.task.participle());
+    let command = match out.task {
+        ResultTask::Impute => "impute",
+        ResultTask::Denoise => "denoise eval",
+    };
     if !write_grid_nc(
-        &dir.join("imputed.nc"),
+        &dir.join(&file),
         sel,
         &out.fields,
         variables,
-        format!("meshflow impute ({method})"),
+        format!("meshflow {command} ({method})"),
     )? {
-        eprintln!("warning: the grid has no lat-lon layout; imputed.nc not written");
+        eprintln!("warning: the grid has no lat-lon layout; {file} not written");
     }
     Ok(())
 }
@@ -753,7 +787,9 @@ pub(crate) fn write_grid_nc(
     Ok(true)
 }
 
-fn write_imputed_ply(dir: &Path, out: &ImputeOutput) -> Result<()> {
+/// One `imputed_<i>.ply` / `denoised_<i>.ply` per field: vertex properties `value`, `infilled`
+/// (imputation) and `std` (when the flow ran).
+fn write_reconstruction_ply(dir: &Path, out: &ImputeOutput) -> Result<()> {
     let Domain::Mesh { mesh } = &out.selected.domain else {
         return Ok(());
     };
@@ -770,7 +806,10 @@ fn write_imputed_ply(dir: &Path, out: &ImputeOutput) -> Result<()> {
             .iter()
             .map(|&o| if o { 0.0 } else { 1.0 })
             .collect();
-        let mut props: Vec<(&str, &[f64])> = vec![("value", &value), ("infilled", &infilled)];
+        let mut props: Vec<(&str, &[f64])> = vec![("value", &value)];
+        if out.task == ResultTask::Impute {
+            props.push(("infilled", &infilled));
+        }
         let std: Vec<f64>;
         if let Some(s) = &out.std {
             let scale = out.normalisation.offset_scale().1;
@@ -778,7 +817,7 @@ fn write_imputed_ply(dir: &Path, out: &ImputeOutput) -> Result<()> {
             props.push(("std", &std));
         }
         write_ply(
-            &dir.join(format!("imputed_{}.ply", out.fields[k])),
+            &dir.join(format!("{}_{}.ply", out.task.participle(), out.fields[k])),
             mesh,
             &props,
             None,

@@ -1,5 +1,5 @@
 //! `meshflow render` (PNG figures) and `meshflow view` (a rerun recording) of a result
-//! directory written by `meshflow impute`.
+//! directory written by `meshflow impute` or `meshflow denoise eval --out`.
 //!
 //! A result directory holds `result.json` (`discretisation.kind` `grid` or `mesh`, `fields`,
 //! `methods`, `units`, `samples`), `result.npz` (`measurement`, `mask`, optional `truth`,
@@ -26,8 +26,8 @@ use meshflow_viewers::Reconstruction;
 /// Arguments of `meshflow render`.
 #[derive(Debug, clap::Args)]
 pub struct RenderArgs {
-    /// A result directory written by `meshflow impute` (result.json, result.npz, and mesh.ply
-    /// for mesh results).
+    /// A result directory written by `meshflow impute` or `denoise eval --out` (result.json,
+    /// result.npz, and mesh.ply for mesh results).
     pub result: PathBuf,
     /// Where to write the PNGs (one per field); default `RESULT/figures`.
     #[arg(long, value_name = "DIR")]
@@ -52,7 +52,7 @@ pub struct RenderArgs {
 #[derive(Debug, clap::Args)]
 #[command(group(clap::ArgGroup::new("sink").required(true).multiple(true).args(["save", "spawn"])))]
 pub struct ViewArgs {
-    /// A result directory written by `meshflow impute`.
+    /// A result directory written by `meshflow impute` or `denoise eval --out`.
     pub result: PathBuf,
     /// Save the recording to this file (open it later with `rerun FILE.rrd`).
     #[arg(long, value_name = "FILE.rrd")]
