@@ -9,8 +9,8 @@ use meshflow::datasets::field::read_variable;
 
 mod common;
 use common::{
-    fails_cleanly, json_of, method, read_json, refs, s, succeeds, tmp_dir, train_tiny_prior,
-    write_fields, NLAT, NLON,
+    fails_cleanly, json_of, meshflow, method, read_json, refs, s, succeeds, tmp_dir,
+    train_tiny_prior, write_fields, NLAT, NLON,
 };
 
 /// `denoise train --method METHOD --data DATA --noise gaussian:0.1 --out OUT --steps STEPS
@@ -246,6 +246,25 @@ fn spectral_denoiser_trains_resumes_evaluates_and_applies() {
     let out = json_of(&["denoise", "eval", "--model", s(&run), "--json"]);
     let psnr = method(&out, "icm-spectral")["psnr"].as_f64();
     assert!(psnr.is_some_and(f64::is_finite), "{out}");
+    // Two runs with the same number of modes share one eigenbasis (computed once) and are
+    // scored exactly as each alone.
+    let twice = meshflow(&[
+        "denoise",
+        "eval",
+        "--model",
+        s(&run),
+        "--model",
+        s(&run),
+        "--json",
+    ]);
+    assert!(twice.status.success());
+    let stderr = String::from_utf8_lossy(&twice.stderr);
+    assert_eq!(stderr.matches("eigenmodes").count(), 1, "{stderr}");
+    let twice: serde_json::Value = serde_json::from_slice(&twice.stdout).unwrap();
+    let second = format!("icm-spectral:{}", s(&run));
+    for name in ["icm-spectral", second.as_str()] {
+        assert_eq!(method(&twice, name)["psnr"].as_f64(), psnr, "{twice}");
+    }
     let npz = dir.join("denoised.npz");
     apply(&run, &data, "0:2", &npz);
     let arrays = meshflow::datasets::npy::read_npz(&npz).unwrap();

@@ -380,9 +380,44 @@ fn load_denoiser_meta(dir: &Path) -> Result<(RunMeta, NoiseSpec)> {
     }
 }
 
+/// The eigenbases of spectral networks on one mesh, by number of modes, with the seconds each
+/// took: `denoise eval` compares several runs on the same mesh, and the basis (73 s at 8194
+/// vertices) is the same for every run with the same `K`.
+#[derive(Default)]
+struct BasisCache {
+    entries: Vec<(usize, SpectralBasis, f64)>,
+}
+
+impl BasisCache {
+    /// The basis `config` needs on `mesh` (`None` for the MLP) and, when it came from the
+    /// cache, the seconds computing it took (0 when computed now), so that every run is charged
+    /// its own basis.
+    fn get(
+        &mut self,
+        config: &InverseFlowConfig,
+        mesh: &TriMesh,
+    ) -> Result<(Option<&SpectralBasis>, f64)> {
+        let Some(modes) = config.spectral.as_ref().map(|s| s.modes) else {
+            return Ok((None, 0.0));
+        };
+        let (i, cached) = match self.entries.iter().position(|(k, _, _)| *k == modes) {
+            Some(i) => (i, true),
+            None => {
+                let t0 = Instant::now();
+                let basis = spectral_basis(config, mesh)?.expect("a spectral configuration");
+                let secs = t0.elapsed().as_secs_f64();
+                self.entries.push((modes, basis, secs));
+                (self.entries.len() - 1, false)
+            }
+        };
+        let (_, basis, secs) = &self.entries[i];
+        Ok((Some(basis), if cached { *secs } else { 0.0 }))
+    }
+}
+
 /// Denoises `[F][V]` normalised fields on `mesh` with a trained denoiser; returns them, the
-/// seconds per field (loading, including a spectral network's eigenbasis, included) and the
-/// network's name (`mlp` or `spectral`).
+/// seconds per field (loading, including a spectral network's eigenbasis, included even when
+/// `bases` already held it) and the network's name (`mlp` or `spectral`).
 ///
 /// The denoised fields are projected onto the support of the clean signal the noise model
 /// assumes ([`project_to_support`]).
@@ -391,10 +426,15 @@ fn run_denoiser<B: Backend>(
     spec: &NoiseSpec,
     mesh: &TriMesh,
     noisy: &[Vec<f32>],
+    bases: &mut BasisCache,
     device: &B::Device,
 ) -> Result<(Vec<Vec<f32>>, f64, &'static str)> {
     let t0 = Instant::now();
-    let denoiser = InverseDenoiser::<B>::load_on_mesh(dir, mesh, device)
+    let path = dir.join("config.json");
+    let config =
+        InverseFlowConfig::load(&path).with_context(|| format!("reading {}", path.display()))?;
+    let (basis, cached_secs) = bases.get(&config, mesh)?;
+    let denoiser = InverseDenoiser::<B>::load_with_basis(dir, basis, device)
         .with_context(|| format!("loading the denoiser in {}", dir.display()))?;
     let network = match denoiser.network() {
         InverseNetwork::Mlp(_) => "mlp",
@@ -404,8 +444,12 @@ fn run_denoiser<B: Backend>(
     let out = denoiser.denoise(util::tensor2::<B>(noisy.concat(), f, d, device));
     let mut out = util::to_vec(out);
     project_to_support(spec, &mut out);
-    let per = t0.elapsed().as_secs_f64() / f as f64;
-    Ok((out.chunks(d).map(<[f32]>::to_vec).collect(), per, network))
+    let secs = t0.elapsed().as_secs_f64() + cached_secs;
+    Ok((
+        out.chunks(d).map(<[f32]>::to_vec).collect(),
+        secs / f as f64,
+        network,
+    ))
 }
 
 /// Projects clean-signal estimates onto the support the noise model assumes for `x₀`: a
@@ -458,6 +502,7 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
     let mut recon: Vec<(String, Vec<Vec<f32>>, f64)> = vec![("noisy".into(), noisy.clone(), 0.0)];
     let mut notes = Vec::new();
     let steps = args.models.len() + if args.baselines { 2 } else { 0 };
+    let mut bases = BasisCache::default();
     let mut bar = Progress::new("eval", steps, 0, args.quiet || args.json);
     for dir in &args.models {
         let (m, _) = load_denoiser_meta(dir)?;
@@ -474,7 +519,7 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
             );
         }
         let (out, per, network) =
-            run_denoiser::<B::InnerBackend>(dir, &spec, mesh, &noisy, device)?;
+            run_denoiser::<B::InnerBackend>(dir, &spec, mesh, &noisy, &mut bases, device)?;
         let method = m.method.clone().unwrap_or_else(|| "denoiser".into());
         let base = match network {
             "mlp" => method,
@@ -670,7 +715,9 @@ fn apply_on<B: AutodiffBackend>(args: &DenoiseApplyArgs, device: &B::Device) -> 
     let mut noisy = normalised_rows(&selected, &fields, &norm)?;
     fit_to_noise(&spec, &mut noisy);
     let mesh = selected.domain.mesh();
-    let (out, per, _) = run_denoiser::<B::InnerBackend>(&args.model, &spec, mesh, &noisy, device)?;
+    let mut bases = BasisCache::default();
+    let (out, per, _) =
+        run_denoiser::<B::InnerBackend>(&args.model, &spec, mesh, &noisy, &mut bases, device)?;
     let denoised: Vec<Vec<f32>> = out.iter().map(|p| physical(p, &norm)).collect();
     let method = meta.method.as_deref().unwrap_or("denoiser");
     if ext.as_deref() == Some("nc") {
