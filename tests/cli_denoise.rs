@@ -216,6 +216,70 @@ fn check_eval_result_dir(result: &Path, printed: &serde_json::Value) {
     assert_eq!(pngs, 2, "one figure per field");
 }
 
+/// The eigenbasis a spectral run trained with is stored in `eigenbasis.npz` and read back by
+/// `eval` (no recomputation; a doctored file changes the scores, so it is really used);
+/// without the file, two runs with the same number of modes share one recomputed basis and
+/// score as the stored one did; a corrupt file is a clear error.
+fn check_stored_eigenbasis(run: &Path, psnr: f64) {
+    use meshflow::datasets::npy::{read_npz, write_npz, NpyArray};
+    let file = run.join("eigenbasis.npz");
+    let npz = read_npz(&file).unwrap();
+    let v = (NLAT - 2) * NLON + 2;
+    assert_eq!(npz.get("values").unwrap().shape(), &[16]);
+    assert_eq!(npz.get("vectors").unwrap().shape(), &[16, v]);
+    assert_eq!(npz.get("mesh_sha256").unwrap().shape(), &[32]);
+    let eval = |models: &[&Path]| {
+        let mut args = vec!["denoise", "eval", "--json"];
+        for m in models {
+            args.extend(["--model", s(m)]);
+        }
+        let out = meshflow(&args);
+        assert!(out.status.success(), "{out:?}");
+        let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+        let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+        (json, stderr.matches("eigenmodes").count())
+    };
+    let (_, computed) = eval(&[run]);
+    assert_eq!(computed, 0, "the stored basis is read, not recomputed");
+    // Swap eigenvectors 1 and 5 in the file: the per-mode gains now act on other modes.
+    let original = std::fs::read(&file).unwrap();
+    let mut vectors = npz.get("vectors").unwrap().to_f64();
+    for r in 0..v {
+        vectors.data.swap(v + r, 5 * v + r);
+    }
+    let (values, mass, digest) = (
+        npz.get("values").unwrap(),
+        npz.get("mass").unwrap(),
+        npz.get("mesh_sha256").unwrap(),
+    );
+    let vectors = NpyArray::F64(vectors);
+    let members = [
+        ("values", &values),
+        ("vectors", &vectors),
+        ("mass", &mass),
+        ("mesh_sha256", &digest),
+    ];
+    write_npz(&file, &members).unwrap();
+    let (doctored, _) = eval(&[run]);
+    let doctored = method(&doctored, "icm-spectral")["psnr"].as_f64().unwrap();
+    assert!((doctored - psnr).abs() > 1e-6, "{doctored} vs {psnr}");
+    // A corrupt file is named, with what to do about it.
+    std::fs::write(&file, b"not a zip archive").unwrap();
+    fails_cleanly(
+        &["denoise", "eval", "--model", s(run)],
+        &["eigenbasis.npz", "delete it"],
+    );
+    // Without the file the basis is recomputed, once for two runs, and gives the same scores.
+    std::fs::remove_file(&file).unwrap();
+    let (twice, computed) = eval(&[run, run]);
+    assert_eq!(computed, 1, "one basis computed for both runs");
+    let second = format!("icm-spectral:{}", s(run));
+    for name in ["icm-spectral", second.as_str()] {
+        assert_eq!(method(&twice, name)["psnr"].as_f64(), Some(psnr), "{twice}");
+    }
+    std::fs::write(&file, original).unwrap();
+}
+
 /// `--network spectral`: the run records the network in its config.json, resumes (the
 /// eigenbasis is recomputed from the mesh), is scored as `icm-spectral` by `eval` and applies.
 #[test]
@@ -246,25 +310,7 @@ fn spectral_denoiser_trains_resumes_evaluates_and_applies() {
     let out = json_of(&["denoise", "eval", "--model", s(&run), "--json"]);
     let psnr = method(&out, "icm-spectral")["psnr"].as_f64();
     assert!(psnr.is_some_and(f64::is_finite), "{out}");
-    // Two runs with the same number of modes share one eigenbasis (computed once) and are
-    // scored exactly as each alone.
-    let twice = meshflow(&[
-        "denoise",
-        "eval",
-        "--model",
-        s(&run),
-        "--model",
-        s(&run),
-        "--json",
-    ]);
-    assert!(twice.status.success());
-    let stderr = String::from_utf8_lossy(&twice.stderr);
-    assert_eq!(stderr.matches("eigenmodes").count(), 1, "{stderr}");
-    let twice: serde_json::Value = serde_json::from_slice(&twice.stdout).unwrap();
-    let second = format!("icm-spectral:{}", s(&run));
-    for name in ["icm-spectral", second.as_str()] {
-        assert_eq!(method(&twice, name)["psnr"].as_f64(), psnr, "{twice}");
-    }
+    check_stored_eigenbasis(&run, psnr.unwrap());
     let npz = dir.join("denoised.npz");
     apply(&run, &data, "0:2", &npz);
     let arrays = meshflow::datasets::npy::read_npz(&npz).unwrap();

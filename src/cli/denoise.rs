@@ -30,6 +30,7 @@ use rand::{rngs::StdRng, RngCore, SeedableRng};
 use serde::Serialize;
 
 use super::backend::{with_backend, DeviceArg};
+use super::eigenbasis::{compute_basis, read_basis, save_basis, BasisCache};
 use super::impute::{
     physical, score, score_table, write_grid_nc, write_result, GridVar, ImputeOutput, MethodScore,
     ResultTask,
@@ -307,7 +308,22 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
         let path = c.out.join("config.json");
         let saved = InverseFlowConfig::load(&path)
             .with_context(|| format!("reading {}", path.display()))?;
-        let basis = spectral_basis(&saved, mesh)?;
+        // The basis the run trained with; runs from before `eigenbasis.npz` get it computed
+        // and pinned for the rest of their training.
+        let stored = match &saved.spectral {
+            Some(s) => read_basis(&c.out, s.modes, mesh)?,
+            None => None,
+        };
+        let basis = match stored {
+            Some(b) => Some(b),
+            None => {
+                let b = compute_basis(&saved, mesh)?;
+                if let Some(b) = &b {
+                    save_basis(&c.out, b, mesh)?;
+                }
+                b
+            }
+        };
         InverseFlowTrainer::<B, N>::resume_with_basis(&c.out, basis.as_ref(), noise, noisy, device)?
     } else {
         let network = InverseFlowConfig::network(noisy.dim())
@@ -328,7 +344,7 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
             .with_checkpoint_every(c.checkpoint_every);
         apply_common_overrides!(config, c);
         config.validate()?;
-        let basis = spectral_basis(&config, mesh)?;
+        let basis = compute_basis(&config, mesh)?;
         let t = InverseFlowTrainer::<B, N>::new_with_basis(
             config,
             basis.as_ref(),
@@ -337,28 +353,13 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
             Some(&c.out),
             device,
         )?;
+        if let Some(b) = &basis {
+            save_basis(&c.out, b, mesh)?;
+        }
         meta.save(&c.out)?;
         t
     };
     track_trainer!(c, method.name(), trainer)
-}
-
-/// The eigenbasis of a spectral network on `mesh` (`None` for the MLP), with its cost on
-/// stderr.
-fn spectral_basis(config: &InverseFlowConfig, mesh: &TriMesh) -> Result<Option<SpectralBasis>> {
-    let t0 = Instant::now();
-    let basis = config
-        .basis(mesh)
-        .context("computing the Laplace-Beltrami eigenbasis of the spectral network")?;
-    if let Some(b) = &basis {
-        eprintln!(
-            "spectral network: {} eigenmodes (lambda up to {:.1}) in {:.2} s",
-            b.len(),
-            b.values.last().copied().unwrap_or(0.0),
-            t0.elapsed().as_secs_f64()
-        );
-    }
-    Ok(basis)
 }
 
 /// `meshflow.json` of a denoiser run, with its noise spec.
@@ -380,41 +381,6 @@ fn load_denoiser_meta(dir: &Path) -> Result<(RunMeta, NoiseSpec)> {
     }
 }
 
-/// The eigenbases of spectral networks on one mesh, by number of modes, with the seconds each
-/// took: `denoise eval` compares several runs on the same mesh, and the basis (73 s at 8194
-/// vertices) is the same for every run with the same `K`.
-#[derive(Default)]
-struct BasisCache {
-    entries: Vec<(usize, SpectralBasis, f64)>,
-}
-
-impl BasisCache {
-    /// The basis `config` needs on `mesh` (`None` for the MLP) and, when it came from the
-    /// cache, the seconds computing it took (0 when computed now), so that every run is charged
-    /// its own basis.
-    fn get(
-        &mut self,
-        config: &InverseFlowConfig,
-        mesh: &TriMesh,
-    ) -> Result<(Option<&SpectralBasis>, f64)> {
-        let Some(modes) = config.spectral.as_ref().map(|s| s.modes) else {
-            return Ok((None, 0.0));
-        };
-        let (i, cached) = match self.entries.iter().position(|(k, _, _)| *k == modes) {
-            Some(i) => (i, true),
-            None => {
-                let t0 = Instant::now();
-                let basis = spectral_basis(config, mesh)?.expect("a spectral configuration");
-                let secs = t0.elapsed().as_secs_f64();
-                self.entries.push((modes, basis, secs));
-                (self.entries.len() - 1, false)
-            }
-        };
-        let (_, basis, secs) = &self.entries[i];
-        Ok((Some(basis), if cached { *secs } else { 0.0 }))
-    }
-}
-
 /// Denoises `[F][V]` normalised fields on `mesh` with a trained denoiser; returns them, the
 /// seconds per field (loading, including a spectral network's eigenbasis, included even when
 /// `bases` already held it) and the network's name (`mlp` or `spectral`).
@@ -433,7 +399,7 @@ fn run_denoiser<B: Backend>(
     let path = dir.join("config.json");
     let config =
         InverseFlowConfig::load(&path).with_context(|| format!("reading {}", path.display()))?;
-    let (basis, cached_secs) = bases.get(&config, mesh)?;
+    let (basis, cached_secs) = bases.get(dir, &config, mesh)?;
     let denoiser = InverseDenoiser::<B>::load_with_basis(dir, basis, device)
         .with_context(|| format!("loading the denoiser in {}", dir.display()))?;
     let network = match denoiser.network() {

@@ -8,6 +8,7 @@ pub mod config;
 mod data;
 pub mod demo;
 pub mod denoise;
+mod eigenbasis;
 mod fetch;
 pub mod impute;
 mod mesh;
