@@ -170,6 +170,11 @@ fn check_eval_result_dir(result: &Path, printed: &serde_json::Value) {
     assert_eq!(meta["scores"], printed["methods"]);
     assert_eq!(meta["fields"], printed["fields"]);
     assert_eq!(printed["out"], s(result));
+    assert_eq!(meta["task"], "denoise");
+    assert_eq!(
+        meta["mean_method"], "icm",
+        "the first model is the written field"
+    );
     let arrays = meshflow::datasets::npy::read_npz(result.join("result.npz")).unwrap();
     let get = |k: &str| {
         arrays

@@ -245,6 +245,8 @@ fn train_prior_sampler_and_impute_end_to_end() {
     let json = read_json(&result.join("result.json"));
     assert_eq!(json["discretisation"]["kind"], "grid");
     assert_eq!(json["fields"].as_array().unwrap().len(), 2);
+    assert_eq!(json["task"], "impute");
+    assert_eq!(json["mean_method"], "cnf-mean");
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -637,6 +637,11 @@ pub fn write_result(dir: &Path, out: &ImputeOutput) -> Result<()> {
         "variable": out.selected.name,
         "samples": s,
         "scores": out.scores,
+        "task": match out.task {
+            ResultTask::Impute => "impute",
+            ResultTask::Denoise => "denoise",
+        },
+        "mean_method": best_recon(out).map(|(name, _)| name),
     });
     crate::geometry::io::write_atomic(
         &dir.join("result.json"),

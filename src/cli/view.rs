@@ -88,6 +88,12 @@ struct ResultMeta {
     methods: Vec<String>,
     #[serde(default)]
     units: String,
+    /// `impute` (absent in older results) or `denoise`.
+    #[serde(default)]
+    task: Option<String>,
+    /// The method whose reconstruction `mean` holds.
+    #[serde(default)]
+    mean_method: Option<String>,
 }
 
 #[derive(Debug, Deserialize)]
@@ -283,6 +289,15 @@ impl ResultDir {
             baselines: &r.methods,
             units: &self.meta.units,
             ..Reconstruction::new(self.mesh(), &r.measurement, &r.mask)
+        };
+        // A denoising result: the measurement is the noisy input, the mean one model's output.
+        let base = match (self.meta.task.as_deref(), &self.meta.mean_method) {
+            (Some("denoise"), Some(method)) => Reconstruction {
+                measurement_name: "noisy input",
+                mean_name: method,
+                ..base
+            },
+            _ => base,
         };
         match self.grid() {
             Some(g) => base.with_grid(g),

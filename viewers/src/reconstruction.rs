@@ -31,6 +31,11 @@ pub struct Reconstruction<'a> {
     pub baselines: &'a [(String, Vec<f32>)],
     /// The units of the values (`K`), or empty.
     pub units: &'a str,
+    /// The figure title of `measurement` (`measurement`; a denoising result's is the noisy
+    /// input).
+    pub measurement_name: &'a str,
+    /// The figure title of `mean` (`mean`; a denoising result's is its method's name).
+    pub mean_name: &'a str,
 }
 
 impl<'a> Reconstruction<'a> {
@@ -48,6 +53,8 @@ impl<'a> Reconstruction<'a> {
             std: None,
             baselines: &[],
             units: "",
+            measurement_name: "measurement",
+            mean_name: "mean",
         }
     }
 

@@ -74,17 +74,22 @@ pub fn reconstruction_figure(
         first.push(panel("truth", t, None, scales.field)?);
     }
     first.push(panel(
-        "measurement",
+        r.measurement_name,
         r.measurement,
         Some(r.mask),
         scales.field,
     )?);
-    first.push(panel("mean", r.mean, None, scales.field)?);
+    first.push(panel(r.mean_name, r.mean, None, scales.field)?);
     if let (Some(s), Some(scale)) = (r.std, scales.std) {
         first.push(panel("std", s, None, scale)?);
     }
     if let (Some((_, e)), Some(scale)) = (errors.first(), scales.abs_error) {
-        first.push(panel("|mean - truth|", e, None, scale)?);
+        first.push(panel(
+            &format!("|{} - truth|", r.mean_name),
+            e,
+            None,
+            scale,
+        )?);
     }
     let mut second = Vec::new();
     for (name, b) in r.baselines {
