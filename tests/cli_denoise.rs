@@ -157,7 +157,32 @@ fn denoise_train_eval_and_apply_end_to_end() {
     apply(&ifm, &data, "0:2", &npz);
     let arrays = meshflow::datasets::npy::read_npz(&npz).unwrap();
     let v = (NLAT - 2) * NLON + 2;
-    assert_eq!(arrays.get("temperature").unwrap().shape(), &[2, v]);
+    let denoised = arrays.get("temperature").unwrap().to_f32();
+    assert_eq!(denoised.shape, [2, v]);
+    // PLY: the sphere mesh with one property per field, the same values as the npz.
+    let ply = dir.join("denoised.ply");
+    apply(&ifm, &data, "0:2", &ply);
+    let loaded = meshflow::geometry::io::load_mesh(&ply).unwrap();
+    assert_eq!(loaded.mesh.num_vertices(), v);
+    assert_eq!(loaded.vertex_properties.len(), 2);
+    for (k, (name, values)) in loaded.vertex_properties.iter().enumerate() {
+        let row = &denoised.data[k * v..(k + 1) * v];
+        let same = values.iter().zip(row).all(|(a, &b)| *a == f64::from(b));
+        assert!(same, "property {name} differs from the npz's field {k}");
+    }
+    fails_cleanly(
+        &[
+            "denoise",
+            "apply",
+            "--model",
+            s(&ifm),
+            "--data",
+            s(&data),
+            "--out",
+            s(&dir.join("denoised.csv")),
+        ],
+        &["denoised.csv", ".nc", ".npz", ".ply"],
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -16,8 +16,8 @@
 //!   `seconds_per_field` includes fitting it (choosing the heat time; training the score prior).
 //!   `--out DIR` also writes the clean, noisy and denoised fields as a result directory (the
 //!   format of `meshflow impute`, see `docs/result-format.md`) for `meshflow render` / `view`.
-//! - `denoise apply --model DIR <selection> --out FILE.nc|FILE.npz`: treats the selected fields
-//!   as noisy observations and writes the denoised fields.
+//! - `denoise apply --model DIR <selection> --out FILE.nc|FILE.npz|FILE.ply`: treats the
+//!   selected fields as noisy observations and writes the denoised fields.
 
 use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
@@ -50,6 +50,7 @@ use crate::flows::inverse::{
 };
 use crate::flows::prelude::*;
 use crate::flows::util;
+use crate::geometry::io::write_ply;
 use crate::geometry::operators::{cotan_laplacian, diagonal_matrix};
 use crate::geometry::signal::{Mask, Normalisation};
 use crate::geometry::TriMesh;
@@ -186,7 +187,9 @@ pub struct DenoiseApplyArgs {
     /// The noisy fields to denoise (same discretisation as the model's training fields).
     #[command(flatten)]
     pub selection: SelectionArgs,
-    /// Output: `.nc` (CF NetCDF on the grid, grids only) or `.npz` (`[F, V]` in vertex order).
+    /// Output: `.nc` (CF NetCDF on the grid, grids only), `.npz` (`[F, V]` in vertex order) or
+    /// `.ply` (the mesh, or the grid's sphere mesh, with one float vertex property per field,
+    /// named after the field's label with whitespace replaced by `_`).
     #[arg(long, value_name = "FILE")]
     pub out: PathBuf,
     /// Where to run the network.
@@ -668,9 +671,9 @@ fn apply_on<B: AutodiffBackend>(args: &DenoiseApplyArgs, device: &B::Device) -> 
         .extension()
         .and_then(|e| e.to_str())
         .map(str::to_ascii_lowercase);
-    if !matches!(ext.as_deref(), Some("nc" | "npz")) {
+    if !matches!(ext.as_deref(), Some("nc" | "npz" | "ply")) {
         bail!(
-            "--out {}: write `.nc` (CF NetCDF, grids) or `.npz`",
+            "--out {}: write `.nc` (CF NetCDF, grids), `.npz` or `.ply`",
             args.out.display()
         );
     }
@@ -701,6 +704,27 @@ fn apply_on<B: AutodiffBackend>(args: &DenoiseApplyArgs, device: &B::Device) -> 
         if !write_grid_nc(&args.out, &selected, &fields, vec![var], history)? {
             bail!("NetCDF output needs fields on a latitude-longitude grid; write `.npz` instead");
         }
+    } else if ext.as_deref() == Some("ply") {
+        let names: Vec<String> = fields
+            .iter()
+            .map(|&i| {
+                selected.labels[i]
+                    .split_whitespace()
+                    .collect::<Vec<_>>()
+                    .join("_")
+            })
+            .collect();
+        let values: Vec<Vec<f64>> = denoised
+            .iter()
+            .map(|d| d.iter().map(|&x| f64::from(x)).collect())
+            .collect();
+        let props: Vec<(&str, &[f64])> = names
+            .iter()
+            .zip(&values)
+            .map(|(n, v)| (n.as_str(), v.as_slice()))
+            .collect();
+        write_ply(&args.out, mesh, &props, None)
+            .with_context(|| format!("writing {}", args.out.display()))?;
     } else {
         let (f, v) = (denoised.len(), meta.dim);
         let array = NpyArray::F32(NdArray::new(vec![f, v], denoised.concat())?);
