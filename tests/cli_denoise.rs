@@ -334,6 +334,20 @@ fn spectral_denoiser_trains_resumes_evaluates_and_applies() {
     assert_eq!(config["spectral"]["modes"], 16, "{config}");
     let mut resume = train_args("9");
     resume.push("--resume".into());
+    // The network and time grid are fixed at the start: changing one on --resume is refused
+    // (it would be silently ignored), repeating them (as `resume` does) is fine.
+    for change in [
+        &["--modes", "8"][..],
+        &["--t-max", "0.5"],
+        &["--network", "mlp"],
+    ] {
+        let flag = change[0];
+        let args = crate::train_args(&data, "icm", &run, "9", &[&["--resume"], change].concat());
+        fails_cleanly(
+            &refs(&args),
+            &[&format!("{flag} cannot change on --resume"), "config.json"],
+        );
+    }
     succeeds(&refs(&resume));
     let history = std::fs::read_to_string(run.join("history.csv")).unwrap();
     assert_eq!(history.lines().count(), 1 + 9);

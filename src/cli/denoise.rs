@@ -46,7 +46,7 @@ use crate::datasets::npy::{write_npz, NpyArray};
 use crate::datasets::NdArray;
 use crate::flows::classical::{heat_denoise, log_grid, noisier_heat_time, sure_heat_time};
 use crate::flows::inverse::{
-    tweedie_denoise, InverseNetwork, NoiseCovariance, SpectralFilterConfig,
+    tweedie_denoise, IfmVelocity, InverseNetwork, NoiseCovariance, SpectralFilterConfig,
 };
 use crate::flows::prelude::*;
 use crate::flows::util;
@@ -98,25 +98,32 @@ pub struct DenoiseTrainArgs {
     /// Fraction of the times held out for testing (never trained on).
     #[arg(long, default_value_t = 0.25)]
     pub test_fraction: f64,
-    /// The noisy end `t_max` of the flow's time grid.
-    #[arg(long, default_value_t = 0.2)]
-    pub t_max: f64,
+    /// The noisy end `t_max` of the flow's time grid [default: 0.2]. Like the network options
+    /// below, fixed when the run starts: on `--resume` it may only repeat the saved value.
+    #[arg(long)]
+    pub t_max: Option<f64>,
     /// The network: `mlp` (over the vertex values) or `spectral` (per-eigenmode gains, a
-    /// coefficient MLP and a residual gain in the mesh's Laplace–Beltrami eigenbasis).
-    #[arg(long, value_enum, default_value_t = NetworkArg::Mlp)]
-    pub network: NetworkArg,
-    /// Eigenmodes `K` of the spectral network.
-    #[arg(long, default_value_t = 128)]
-    pub modes: usize,
+    /// coefficient MLP and a residual gain in the mesh's Laplace–Beltrami eigenbasis)
+    /// [default: mlp].
+    #[arg(long, value_enum)]
+    pub network: Option<NetworkArg>,
+    /// Eigenmodes `K` of the spectral network [default: 128].
+    #[arg(long)]
+    pub modes: Option<usize>,
     /// Spectral network without the MLP on the coefficients (a linear, time-dependent filter).
     #[arg(long)]
     pub no_coefficient_mlp: bool,
-    /// Width of the network's hidden layers (spectral: of the coefficient MLP).
-    #[arg(long, default_value_t = 512)]
-    pub hidden: usize,
-    /// Residual blocks of the network (spectral: of the coefficient MLP).
-    #[arg(long, default_value_t = 2)]
-    pub blocks: usize,
+    /// Width of the network's hidden layers (spectral: of the coefficient MLP) [default: 512].
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Residual blocks of the network (spectral: of the coefficient MLP) [default: 2].
+    #[arg(long)]
+    pub blocks: Option<usize>,
+    /// IFM: the network is the velocity (`direct`, the paper's) or a denoiser `D` in the
+    /// consistency parametrisation with velocity `(u − D(u, t)) / t` (`denoiser`)
+    /// [default: direct].
+    #[arg(long, value_enum)]
+    pub ifm_velocity: Option<IfmVelocityArg>,
     /// Training options.
     #[command(flatten)]
     pub common: CommonTrainArgs,
@@ -129,6 +136,98 @@ pub enum NetworkArg {
     Mlp,
     /// A filter in the mesh's Laplace–Beltrami eigenbasis.
     Spectral,
+}
+
+/// Refuses `--resume` options that would change the saved network or time grid (they are
+/// fixed when a run starts and would otherwise be silently ignored); repeating the saved
+/// values is fine.
+fn check_resume_network(
+    args: &DenoiseTrainArgs,
+    saved: &InverseFlowConfig,
+    path: &Path,
+) -> Result<()> {
+    let spectral = saved.spectral.as_ref();
+    let saved_network = if spectral.is_some() {
+        NetworkArg::Spectral
+    } else {
+        NetworkArg::Mlp
+    };
+    let saved_velocity = match saved.ifm_velocity {
+        Some(IfmVelocity::Denoiser) => IfmVelocityArg::Denoiser,
+        _ => IfmVelocityArg::Direct,
+    };
+    let differs = |given: Option<String>, saved: String| given.filter(|g| *g != saved);
+    let checks = [
+        (
+            "--t-max",
+            differs(args.t_max.map(|v| v.to_string()), saved.t_max.to_string()),
+            saved.t_max.to_string(),
+        ),
+        (
+            "--network",
+            differs(
+                args.network.map(|n| format!("{n:?}")),
+                format!("{saved_network:?}"),
+            ),
+            format!("{saved_network:?}").to_lowercase(),
+        ),
+        (
+            "--modes",
+            differs(
+                args.modes.map(|m| m.to_string()),
+                spectral.map_or("none".into(), |s| s.modes.to_string()),
+            ),
+            spectral.map_or("none (an MLP run)".into(), |s| s.modes.to_string()),
+        ),
+        (
+            "--no-coefficient-mlp",
+            (args.no_coefficient_mlp && spectral.is_none_or(|s| s.coefficient_mlp))
+                .then(|| "given".to_string()),
+            "a coefficient MLP".into(),
+        ),
+        (
+            "--hidden",
+            differs(
+                args.hidden.map(|h| h.to_string()),
+                saved.model.hidden.to_string(),
+            ),
+            saved.model.hidden.to_string(),
+        ),
+        (
+            "--blocks",
+            differs(
+                args.blocks.map(|b| b.to_string()),
+                saved.model.blocks.to_string(),
+            ),
+            saved.model.blocks.to_string(),
+        ),
+        (
+            "--ifm-velocity",
+            differs(
+                args.ifm_velocity.map(|v| format!("{v:?}")),
+                format!("{saved_velocity:?}"),
+            ),
+            format!("{saved_velocity:?}").to_lowercase(),
+        ),
+    ];
+    for (flag, given, saved) in checks {
+        if given.is_some() {
+            bail!(
+                "{flag} cannot change on --resume: the run continues with the network and time                  grid in {} ({flag} {saved}); start a new run with another --out to change it",
+                path.display()
+            );
+        }
+    }
+    Ok(())
+}
+
+/// The IFM velocity of `meshflow denoise train --ifm-velocity`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum IfmVelocityArg {
+    /// The network output is the velocity.
+    Direct,
+    /// The network is a denoiser; the velocity points from the input to its output.
+    Denoiser,
 }
 
 /// Arguments of `meshflow denoise eval`.
@@ -311,6 +410,7 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
         let path = c.out.join("config.json");
         let saved = InverseFlowConfig::load(&path)
             .with_context(|| format!("reading {}", path.display()))?;
+        check_resume_network(args, &saved, &path)?;
         // The basis the run trained with; runs from before `eigenbasis.npz` get it computed
         // and pinned for the rest of their training.
         let stored = match &saved.spectral {
@@ -330,19 +430,23 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
         InverseFlowTrainer::<B, N>::resume_with_basis(&c.out, basis.as_ref(), noise, noisy, device)?
     } else {
         let network = InverseFlowConfig::network(noisy.dim())
-            .with_hidden(args.hidden)
-            .with_blocks(args.blocks)
+            .with_hidden(args.hidden.unwrap_or(512))
+            .with_blocks(args.blocks.unwrap_or(2))
             .with_seed(c.seed);
-        let spectral = (args.network == NetworkArg::Spectral).then(|| {
+        let spectral = (args.network == Some(NetworkArg::Spectral)).then(|| {
             SpectralFilterConfig::new()
-                .with_modes(args.modes)
+                .with_modes(args.modes.unwrap_or(128))
                 .with_coefficient_mlp(!args.no_coefficient_mlp)
         });
         let mut config = InverseFlowConfig::new(network)
             .with_spectral(spectral)
             .with_method(method)
             .with_space(noise.space())
-            .with_t_max(args.t_max)
+            .with_t_max(args.t_max.unwrap_or(0.2))
+            .with_ifm_velocity(match args.ifm_velocity {
+                None | Some(IfmVelocityArg::Direct) => None,
+                Some(IfmVelocityArg::Denoiser) => Some(IfmVelocity::Denoiser),
+            })
             .with_seed(c.seed)
             .with_checkpoint_every(c.checkpoint_every);
         apply_common_overrides!(config, c);

@@ -3,7 +3,7 @@
 
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor};
 
-use super::{consistency_function, pseudo_huber, InverseFlowConfig, InverseMethod};
+use super::{consistency_function, pseudo_huber, InverseFlowConfig, InverseMethod, Velocity};
 use crate::score::ScoreNetwork;
 
 /// Points `u_{t_k}` and `u_{t_{k+1}}` of the conditional paths of a batch (flow space, no
@@ -48,7 +48,7 @@ where
             (pseudo_huber(pred, Tensor::from_inner(target), c) * weight).mean()
         }
         InverseMethod::Ifm => {
-            let pred = model.forward(hi, t_hi);
+            let pred = Velocity { net: model, config }.forward(hi, t_hi);
             let target = (pair.hi - pair.lo) / dt.unsqueeze_dim::<2>(1);
             pseudo_huber(pred, Tensor::from_inner(target), c).mean()
         }

@@ -156,6 +156,18 @@ impl InverseMethod {
     }
 }
 
+/// How IFM's velocity `v_θ(u, t)` is formed from the network.
+#[derive(Config, Debug, Copy, PartialEq, Eq)]
+pub enum IfmVelocity {
+    /// The network output is the velocity (the paper's parametrisation).
+    Direct,
+    /// The network is a denoiser `D_θ(u, t)` in the consistency parametrisation
+    /// ([`consistency_function`]) and `v_θ(u, t) = (u − D_θ(u, t)) / t`: on the straight path
+    /// `u_t = u₀ + (t/t_max)(u₁ − u₀)` the regression target of `v` at `u_t` is
+    /// `(u_t − E[u₀ | u_t]) / t`, so `D_θ` learns the posterior mean, as ICM's `f_θ` does.
+    Denoiser,
+}
+
 /// Where the conditional path is straight and the network operates.
 #[derive(Config, Debug, Copy, PartialEq, Eq)]
 pub enum FlowSpace {
@@ -232,6 +244,9 @@ pub struct InverseFlowConfig {
     /// Euler steps of the IFM ODE solve (on a Karras grid of `ode_steps + 1` points).
     #[config(default = 10)]
     pub ode_steps: usize,
+    /// IFM: how the velocity is formed from the network ([`IfmVelocity`]); `None` (the
+    /// default, and what older `config.json` files without the key read as) is `Direct`.
+    pub ifm_velocity: Option<IfmVelocity>,
     /// Pseudo-Huber constant per `√D`: `c = huber_factor · √D`.
     #[config(default = 0.00054)]
     pub huber_factor: f64,
@@ -494,7 +509,32 @@ pub(crate) fn estimate_clean<B: Backend, F: ScoreNetwork<B>>(
         }
         InverseMethod::Ifm => {
             let ts = karras_schedule(config.t_min, config.t_max, config.ode_steps + 1, config.rho);
-            loss::euler_backward(net, u1, &ts)
+            loss::euler_backward(&Velocity { net, config }, u1, &ts)
+        }
+    }
+}
+
+/// IFM's velocity field `v_θ(u, t)` of a network under `config.ifm_velocity`.
+pub(crate) struct Velocity<'a, F> {
+    pub(crate) net: &'a F,
+    pub(crate) config: &'a InverseFlowConfig,
+}
+
+impl<B: Backend, F: ScoreNetwork<B>> ScoreNetwork<B> for Velocity<'_, F> {
+    fn dim(&self) -> usize {
+        self.net.dim()
+    }
+
+    /// # Shapes
+    /// - `u`: `[N, D]`, `t`: `[N]` → `[N, D]`
+    fn forward(&self, u: Tensor<B, 2>, t: Tensor<B, 1>) -> Tensor<B, 2> {
+        match self.config.ifm_velocity.unwrap_or(IfmVelocity::Direct) {
+            IfmVelocity::Direct => self.net.forward(u, t),
+            IfmVelocity::Denoiser => {
+                let (t_min, sd) = (self.config.t_min, self.config.sigma_data);
+                let denoised = consistency_function(self.net, u.clone(), t.clone(), t_min, sd);
+                (u - denoised) / t.unsqueeze_dim::<2>(1)
+            }
         }
     }
 }

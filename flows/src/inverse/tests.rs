@@ -83,6 +83,59 @@ fn consistency_function_is_the_identity_at_t_min() {
     );
 }
 
+/// The denoiser-parametrised IFM velocity: `u − t·v(u, t)` is the consistency function's
+/// denoised estimate at every `t`, so `v(u, t_min) = 0`; the direct one is the network itself.
+#[test]
+fn ifm_velocity_from_a_denoiser_points_at_the_denoised_estimate() {
+    let dev = Default::default();
+    let net = InverseFlowConfig::network(5)
+        .with_hidden(16)
+        .with_seed(2)
+        .init::<B>(&dev);
+    let mut rng = StdRng::seed_from_u64(1);
+    let u = util::randn::<B, _>(&mut rng, 7, 5, &dev);
+    let config = toy_config(InverseMethod::Ifm, 1).with_ifm_velocity(Some(IfmVelocity::Denoiser));
+    let velocity = Velocity {
+        net: &net,
+        config: &config,
+    };
+    for t in [config.t_min, 0.05, config.t_max] {
+        let ts = Tensor::<B, 1>::full([7], t, &dev);
+        let v = to_vec(velocity.forward(u.clone(), ts.clone()));
+        let f = to_vec(consistency_function(
+            &net,
+            u.clone(),
+            ts.clone(),
+            config.t_min,
+            config.sigma_data,
+        ));
+        let endpoint: Vec<f32> = to_vec(u.clone())
+            .iter()
+            .zip(&v)
+            .map(|(x, v)| x - t as f32 * v)
+            .collect();
+        for (a, b) in endpoint.iter().zip(&f) {
+            assert!(
+                (a - b).abs() <= 1e-5 * (1.0 + b.abs()),
+                "t = {t}: {a} vs {b}"
+            );
+        }
+        if t == config.t_min {
+            assert!(v.iter().all(|x| *x == 0.0), "v(u, t_min) = {v:?}");
+        }
+    }
+    let direct = config.with_ifm_velocity(None);
+    let ts = Tensor::<B, 1>::full([7], 0.05, &dev);
+    let v = Velocity {
+        net: &net,
+        config: &direct,
+    };
+    assert_eq!(
+        to_vec(v.forward(u.clone(), ts.clone())),
+        to_vec(net.forward(u, ts))
+    );
+}
+
 #[test]
 fn logit_space_round_trips() {
     let dev = Default::default();
@@ -434,13 +487,15 @@ fn resumed_run_equals_uninterrupted_run() {
     let loaded = InverseDenoiser::<B>::load(&dir_b.0, &dev).unwrap();
     assert_eq!(loaded.config().method, InverseMethod::Ifm);
     assert_eq!(to_vec(loaded.denoise(probe.clone())), out_a);
-    // A config.json from before the spectral network and the learning-rate schedule (no
-    // `spectral`, no `final_lr_fraction` key) loads as a constant-rate MLP run.
+    // A config.json from before the spectral network, the learning-rate schedule and the IFM
+    // velocity choice (no `spectral`, `final_lr_fraction` or `ifm_velocity` key) loads as a
+    // constant-rate MLP run with the direct velocity.
     let path = dir_b.0.join("config.json");
     let mut json: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
     let fields = json.as_object_mut().unwrap();
     assert!(fields.remove("spectral").is_some());
+    assert_eq!(fields.remove("ifm_velocity"), Some(serde_json::Value::Null));
     assert_eq!(
         fields.remove("final_lr_fraction"),
         Some(serde_json::json!(0.2))
@@ -449,6 +504,7 @@ fn resumed_run_equals_uninterrupted_run() {
     let old = InverseDenoiser::<B>::load(&dir_b.0, &dev).unwrap();
     assert!(old.config().spectral.is_none());
     assert_eq!(old.config().final_lr_fraction, None);
+    assert_eq!(old.config().ifm_velocity, None);
     assert_eq!(to_vec(old.denoise(probe)), out_a);
 }
 
@@ -487,7 +543,8 @@ fn logit_space_training_stays_in_the_unit_interval() {
 }
 
 /// Tuning aid (not a check): `TOY="method=icm steps=1500 hidden=128 blocks=2 lr=1e-3 batch=256
-/// sigma_d=0.5 final_lr=0.1 ema=0.99 points=4000" cargo test … toy_tuning -- --ignored`
+/// sigma_d=0.5 final_lr=0.1 ema=0.99 points=4000 velocity=denoiser" cargo test … toy_tuning --
+/// --ignored`
 /// (any key may be left out); prints both toy metrics five times during training.
 #[test]
 #[ignore]
@@ -523,6 +580,10 @@ fn toy_tuning() {
     .with_ema_decay(num("ema", "0.99"))
     .with_huber_factor(num("huber", "0.00054"))
     .with_ode_steps(num("ode_steps", "10") as usize)
+    .with_ifm_velocity(match get("velocity", "direct").as_str() {
+        "denoiser" => Some(IfmVelocity::Denoiser),
+        _ => None,
+    })
     .with_seed(num("seed", "3") as u64);
     let dev = Default::default();
     let mut rng = StdRng::seed_from_u64(11);
