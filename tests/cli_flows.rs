@@ -81,6 +81,20 @@ fn train_prior_sampler_and_impute_end_to_end() {
         (1..=20).collect::<Vec<_>>()
     );
     assert!(prior.join("checkpoint-000000020").is_dir());
+    // The network is fixed when the run starts: another width on --resume is refused.
+    fails_cleanly(
+        &[
+            "train-prior",
+            "--data",
+            s(&data),
+            "--out",
+            s(&prior),
+            "--resume",
+            "--hidden",
+            "32",
+        ],
+        &["--hidden cannot change on --resume", "64", "config.json"],
+    );
     let meta = read_json(&prior.join("meshflow.json"));
     let train: Vec<u64> = meta["train"]
         .as_array()
@@ -119,6 +133,28 @@ fn train_prior_sampler_and_impute_end_to_end() {
     ]);
     let config = read_json(&sampler.join("config.json"));
     assert_eq!(config["flow"]["context_embedding"], 16, "{config}");
+    // Resuming with another flow depth or another task's degradation is refused.
+    for (change, needle) in [
+        (
+            ["--flow-steps", "3", "--task", "era5-imputation"],
+            "--flow-steps",
+        ),
+        (
+            ["--flow-steps", "2", "--task", "bunny-mnist"],
+            "--mask-rate",
+        ),
+    ] {
+        let mut args = vec![
+            "train-sampler",
+            "--prior",
+            s(&prior),
+            "--out",
+            s(&sampler),
+            "--resume",
+        ];
+        args.extend(change);
+        fails_cleanly(&args, &[&format!("{needle} cannot change on --resume")]);
+    }
     let meta = read_json(&sampler.join("meshflow.json"));
     assert_eq!(meta["mask_rate"], 0.6);
     assert_eq!(meta["noise_sigma"], 0.05);

@@ -180,11 +180,11 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
     train_prior(&TrainPriorArgs {
         selection: p.selection.clone(),
         test_fraction: 0.25,
-        hidden: p.prior_hidden,
-        blocks: 2,
-        beta_max: 20.0,
-        sigma_data: 0.5,
-        basis_rank: 512,
+        hidden: Some(p.prior_hidden),
+        blocks: None,
+        beta_max: None,
+        sigma_data: None,
+        basis_rank: None,
         common: common(args, &prior_dir, p.prior_steps, 64, Some(1e-3)),
     })?;
 
@@ -198,13 +198,13 @@ pub fn demo(args: &DemoArgs) -> Result<()> {
         task: Some(p.task.into()),
         mask_rate: None,
         sigma: None,
-        flow_steps: p.flow_steps,
+        flow_steps: Some(p.flow_steps),
         hidden: None,
         context_embedding: None,
-        context_hidden: crate::flows::realnvp::DEFAULT_CONTEXT_HIDDEN,
-        z_per_y: p.z_per_y,
-        prior_weight: 1.0,
-        clip_factor: crate::flows::amortized::DEFAULT_CLIP_FACTOR,
+        context_hidden: None,
+        z_per_y: Some(p.z_per_y),
+        prior_weight: None,
+        clip_factor: None,
         common: common(args, &sampler_dir, p.sampler_steps, p.sampler_batch, None),
     })?;
 

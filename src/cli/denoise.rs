@@ -38,8 +38,8 @@ use super::impute::{
 use super::progress::Progress;
 use super::select::{Selected, SelectionArgs};
 use super::train::{
-    apply_common_overrides, check_same_meta, normalised_rows, prepare, prepare_resume,
-    track_trainer, CommonTrainArgs, PreparedData, RunMeta, ScoredFields,
+    apply_common_overrides, check_same_meta, fixed_on_resume, normalised_rows, prepare,
+    prepare_resume, track_trainer, CommonTrainArgs, PreparedData, RunMeta, ScoredFields,
 };
 use crate::datasets::noise::{CorrelatedGaussianNoise, NoiseModel, NoiseSpec};
 use crate::datasets::npy::{write_npz, NpyArray};
@@ -146,79 +146,32 @@ fn check_resume_network(
     saved: &InverseFlowConfig,
     path: &Path,
 ) -> Result<()> {
+    let name = |v: &dyn std::fmt::Debug| format!("{v:?}").to_lowercase();
     let spectral = saved.spectral.as_ref();
-    let saved_network = if spectral.is_some() {
-        NetworkArg::Spectral
-    } else {
-        NetworkArg::Mlp
+    let network = match spectral {
+        Some(_) => NetworkArg::Spectral,
+        None => NetworkArg::Mlp,
     };
-    let saved_velocity = match saved.ifm_velocity {
+    fixed_on_resume(
+        "--network",
+        args.network.map(|n| name(&n)),
+        name(&network),
+        path,
+    )?;
+    if let Some(s) = spectral {
+        fixed_on_resume("--modes", args.modes, s.modes, path)?;
+        let linear = args.no_coefficient_mlp.then_some(true);
+        fixed_on_resume("--no-coefficient-mlp", linear, !s.coefficient_mlp, path)?;
+    }
+    fixed_on_resume("--t-max", args.t_max, saved.t_max, path)?;
+    fixed_on_resume("--hidden", args.hidden, saved.model.hidden, path)?;
+    fixed_on_resume("--blocks", args.blocks, saved.model.blocks, path)?;
+    let velocity = match saved.ifm_velocity {
         Some(IfmVelocity::Denoiser) => IfmVelocityArg::Denoiser,
         _ => IfmVelocityArg::Direct,
     };
-    let differs = |given: Option<String>, saved: String| given.filter(|g| *g != saved);
-    let checks = [
-        (
-            "--t-max",
-            differs(args.t_max.map(|v| v.to_string()), saved.t_max.to_string()),
-            saved.t_max.to_string(),
-        ),
-        (
-            "--network",
-            differs(
-                args.network.map(|n| format!("{n:?}")),
-                format!("{saved_network:?}"),
-            ),
-            format!("{saved_network:?}").to_lowercase(),
-        ),
-        (
-            "--modes",
-            differs(
-                args.modes.map(|m| m.to_string()),
-                spectral.map_or("none".into(), |s| s.modes.to_string()),
-            ),
-            spectral.map_or("none (an MLP run)".into(), |s| s.modes.to_string()),
-        ),
-        (
-            "--no-coefficient-mlp",
-            (args.no_coefficient_mlp && spectral.is_none_or(|s| s.coefficient_mlp))
-                .then(|| "given".to_string()),
-            "a coefficient MLP".into(),
-        ),
-        (
-            "--hidden",
-            differs(
-                args.hidden.map(|h| h.to_string()),
-                saved.model.hidden.to_string(),
-            ),
-            saved.model.hidden.to_string(),
-        ),
-        (
-            "--blocks",
-            differs(
-                args.blocks.map(|b| b.to_string()),
-                saved.model.blocks.to_string(),
-            ),
-            saved.model.blocks.to_string(),
-        ),
-        (
-            "--ifm-velocity",
-            differs(
-                args.ifm_velocity.map(|v| format!("{v:?}")),
-                format!("{saved_velocity:?}"),
-            ),
-            format!("{saved_velocity:?}").to_lowercase(),
-        ),
-    ];
-    for (flag, given, saved) in checks {
-        if given.is_some() {
-            bail!(
-                "{flag} cannot change on --resume: the run continues with the network and time                  grid in {} ({flag} {saved}); start a new run with another --out to change it",
-                path.display()
-            );
-        }
-    }
-    Ok(())
+    let given = args.ifm_velocity.map(|v| name(&v));
+    fixed_on_resume("--ifm-velocity", given, name(&velocity), path)
 }
 
 /// The IFM velocity of `meshflow denoise train --ifm-velocity`.

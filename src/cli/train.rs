@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
+use burn::config::Config;
 use burn::tensor::backend::AutodiffBackend;
 use serde::{Deserialize, Serialize};
 
@@ -18,7 +19,9 @@ use super::backend::{with_backend, DeviceArg};
 use super::progress::Progress;
 use super::select::{Selected, SelectionArgs};
 use crate::datasets::tasks;
+use crate::flows::amortized::DEFAULT_CLIP_FACTOR;
 use crate::flows::prelude::*;
+use crate::flows::realnvp::DEFAULT_CONTEXT_HIDDEN;
 use crate::geometry::io::write_atomic;
 use crate::geometry::signal::Normalisation;
 
@@ -182,26 +185,28 @@ pub struct TrainPriorArgs {
     /// Fraction of the times held out for testing (never trained on).
     #[arg(long, default_value_t = 0.25)]
     pub test_fraction: f64,
-    /// Width of the score network's hidden layers.
-    #[arg(long, default_value_t = 512)]
-    pub hidden: usize,
-    /// Residual blocks of the score network.
-    #[arg(long, default_value_t = 2)]
-    pub blocks: usize,
-    /// β_max of the VP-SDE (β_min = 0.1).
-    #[arg(long, default_value_t = 20.0)]
-    pub beta_max: f64,
+    /// Width of the score network's hidden layers [default: 512]. Like the other network
+    /// options, fixed when the run starts: on `--resume` it may only repeat the saved value.
+    #[arg(long)]
+    pub hidden: Option<usize>,
+    /// Residual blocks of the score network [default: 2].
+    #[arg(long)]
+    pub blocks: Option<usize>,
+    /// β_max of the VP-SDE (β_min = 0.1) [default: 20].
+    #[arg(long)]
+    pub beta_max: Option<f64>,
     /// Data standard deviation σ_d of the network's EDM-style preconditioning (normalised
     /// units); 0 turns it off (the plain noise-predicting MLP, which cannot represent the
-    /// noise when --hidden is below the number of vertices).
-    #[arg(long, default_value_t = 0.5)]
-    pub sigma_data: f64,
+    /// noise when --hidden is below the number of vertices) [default: 0.5].
+    #[arg(long)]
+    pub sigma_data: Option<f64>,
     /// The network works in at most this many principal directions (EOFs) of the training
     /// fields, each preconditioned with its own standard deviation, and treats the rest as a
     /// Gaussian with a cross-validated variance; 0 = off (one σ_d for every vertex, see
-    /// --sigma-data). With few training fields the prior is then sharp where they say nothing.
-    #[arg(long, default_value_t = 512)]
-    pub basis_rank: usize,
+    /// --sigma-data). With few training fields the prior is then sharp where they say nothing
+    /// [default: 512].
+    #[arg(long)]
+    pub basis_rank: Option<usize>,
     /// Training options.
     #[command(flatten)]
     pub common: CommonTrainArgs,
@@ -228,9 +233,10 @@ pub struct TrainSamplerArgs {
     /// Noise standard deviation in normalised units.
     #[arg(long)]
     pub sigma: Option<f64>,
-    /// Flow steps K of the conditional RealNVP.
-    #[arg(long, default_value_t = 8)]
-    pub flow_steps: usize,
+    /// Flow steps K of the conditional RealNVP [default: 8]. Like the other flow and loss
+    /// options, fixed when the run starts: on `--resume` it may only repeat the saved value.
+    #[arg(long)]
+    pub flow_steps: Option<usize>,
     /// Hidden units of the coupling networks (default max(D/8, 8)).
     #[arg(long)]
     pub hidden: Option<usize>,
@@ -240,19 +246,20 @@ pub struct TrainSamplerArgs {
     /// bunny-mnist`, 128 otherwise.
     #[arg(long, value_name = "E")]
     pub context_embedding: Option<usize>,
-    /// Hidden units of the context encoder (one SiLU layer).
-    #[arg(long, default_value_t = crate::flows::realnvp::DEFAULT_CONTEXT_HIDDEN)]
-    pub context_hidden: usize,
-    /// Draws of z per measurement per step.
-    #[arg(long, default_value_t = 4)]
-    pub z_per_y: usize,
-    /// Weight λ of the prior term.
-    #[arg(long, default_value_t = 1.0)]
-    pub prior_weight: f64,
+    /// Hidden units of the context encoder (one SiLU layer) [default: 256].
+    #[arg(long)]
+    pub context_hidden: Option<usize>,
+    /// Draws of z per measurement per step [default: 4].
+    #[arg(long)]
+    pub z_per_y: Option<usize>,
+    /// Weight λ of the prior term [default: 1].
+    #[arg(long)]
+    pub prior_weight: Option<f64>,
     /// Clip each step's gradient to this multiple of the run's running mean gradient norm
-    /// (guards against a single outlier batch derailing the flow); 0 turns clipping off.
-    #[arg(long, default_value_t = crate::flows::amortized::DEFAULT_CLIP_FACTOR)]
-    pub clip_factor: f64,
+    /// (guards against a single outlier batch derailing the flow); 0 turns clipping off
+    /// [default: 5].
+    #[arg(long)]
+    pub clip_factor: Option<f64>,
     /// Training options.
     #[command(flatten)]
     pub common: CommonTrainArgs,
@@ -419,14 +426,29 @@ fn train_prior_on<B: AutodiffBackend>(args: &TrainPriorArgs, device: &B::Device)
     let mut trainer = if c.resume {
         check_same_meta(&c.out, &data.meta)?;
         prepare_resume(c)?;
+        let path = c.out.join("config.json");
+        let saved = TrainConfig::load(&path)
+            .with_context(|| format!("reading {}", path.display()))?
+            .model;
+        let rank = saved.data_basis_rank.unwrap_or(0);
+        fixed_on_resume("--hidden", args.hidden, saved.hidden, &path)?;
+        fixed_on_resume("--blocks", args.blocks, saved.blocks, &path)?;
+        fixed_on_resume("--beta-max", args.beta_max, saved.sde.beta_max, &path)?;
+        fixed_on_resume("--sigma-data", args.sigma_data, saved.sigma_data, &path)?;
+        fixed_on_resume(
+            "--basis-rank",
+            args.basis_rank.map(|r| r.min(dim)),
+            rank,
+            &path,
+        )?;
         ScorePriorTrainer::<B>::resume(&c.out, &data.dataset, device)?
     } else {
-        let sde = VpSde::new().with_beta_max(args.beta_max);
+        let sde = VpSde::new().with_beta_max(args.beta_max.unwrap_or(20.0));
         let model = MlpScoreConfig::new(dim)
-            .with_hidden(args.hidden)
-            .with_blocks(args.blocks)
-            .with_sigma_data(args.sigma_data)
-            .with_data_basis_rank(Some(args.basis_rank.min(dim)))
+            .with_hidden(args.hidden.unwrap_or(512))
+            .with_blocks(args.blocks.unwrap_or(2))
+            .with_sigma_data(args.sigma_data.unwrap_or(0.5))
+            .with_data_basis_rank(Some(args.basis_rank.unwrap_or(512).min(dim)))
             .with_sde(sde)
             .with_seed(c.seed);
         let mut config = TrainConfig::new(model)
@@ -497,6 +519,24 @@ pub(crate) fn prepare_resume(c: &CommonTrainArgs) -> Result<()> {
     Ok(())
 }
 
+/// Refuses an option that fixes a run's model, loss or task when `--resume` gives it another
+/// value than the run's saved `config` (it would be silently ignored: the run continues with
+/// its saved configuration); not giving it, or repeating the saved value, is fine.
+pub(crate) fn fixed_on_resume<T: PartialEq + std::fmt::Display>(
+    flag: &str,
+    given: Option<T>,
+    saved: T,
+    config: &Path,
+) -> Result<()> {
+    match given {
+        Some(g) if g != saved => bail!(
+            "{flag} cannot change on --resume: the run continues with {flag} {saved} as saved in              {} (given {g}); start a new run with another --out to change it",
+            config.display()
+        ),
+        _ => Ok(()),
+    }
+}
+
 pub(crate) fn check_same_meta(dir: &Path, meta: &RunMeta) -> Result<()> {
     let saved = RunMeta::load(dir)?;
     if saved.selection != meta.selection || saved.train != meta.train {
@@ -548,10 +588,44 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
     let mut trainer = if c.resume {
         check_same_meta(&c.out, &data.meta)?;
         prepare_resume(c)?;
+        let path = c.out.join("config.json");
+        let saved = SamplerTrainConfig::load(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let f = &saved.flow;
+        let fixed = |flag, given: Option<usize>, saved| fixed_on_resume(flag, given, saved, &path);
+        fixed("--flow-steps", args.flow_steps, f.steps)?;
+        fixed("--hidden", args.hidden, f.hidden_units())?;
+        fixed(
+            "--context-embedding",
+            args.context_embedding,
+            f.context_embedding.unwrap_or(0),
+        )?;
+        fixed(
+            "--context-hidden",
+            args.context_hidden,
+            f.context_hidden.unwrap_or(DEFAULT_CONTEXT_HIDDEN),
+        )?;
+        fixed("--z-per-y", args.z_per_y, saved.z_per_y)?;
+        let fixed = |flag, given: Option<f64>, saved| fixed_on_resume(flag, given, saved, &path);
+        fixed("--prior-weight", args.prior_weight, saved.prior_weight)?;
+        fixed(
+            "--clip-factor",
+            args.clip_factor,
+            saved.clip_factor.unwrap_or(0.0),
+        )?;
+        // The saved observed fraction is `1 − mask_rate`, computed the same way.
+        if 1.0 - mask_rate != saved.observed_fraction {
+            bail!(
+                "--mask-rate cannot change on --resume: the run continues with --mask-rate {} as                  saved in {} (given {mask_rate}); start a new run with another --out to change it",
+                1.0 - saved.observed_fraction,
+                path.display()
+            );
+        }
+        fixed("--sigma", Some(sigma), saved.noise_std)?;
         AmortizedTrainer::<B, _, RandomMask>::resume(&c.out, prior, &data.dataset, device)?
     } else {
         let flow = ConditionalRealNvpConfig::new(dim, 2 * dim)
-            .with_steps(args.flow_steps)
+            .with_steps(args.flow_steps.unwrap_or(8))
             .with_hidden(args.hidden)
             .with_context_embedding(
                 Some(
@@ -560,15 +634,17 @@ fn train_sampler_on<B: AutodiffBackend>(args: &TrainSamplerArgs, device: &B::Dev
                 )
                 .filter(|&e| e > 0),
             )
-            .with_context_hidden(Some(args.context_hidden))
+            .with_context_hidden(Some(args.context_hidden.unwrap_or(DEFAULT_CONTEXT_HIDDEN)))
             .with_seed(c.seed);
         let mut config = SamplerTrainConfig::new(flow)
             .with_sde(prior_sde(&args.prior)?)
             .with_noise_std(sigma)
             .with_observed_fraction(1.0 - mask_rate)
-            .with_z_per_y(args.z_per_y)
-            .with_prior_weight(args.prior_weight)
-            .with_clip_factor((args.clip_factor > 0.0).then_some(args.clip_factor))
+            .with_z_per_y(args.z_per_y.unwrap_or(4))
+            .with_prior_weight(args.prior_weight.unwrap_or(1.0))
+            .with_clip_factor(
+                Some(args.clip_factor.unwrap_or(DEFAULT_CLIP_FACTOR)).filter(|&f| f > 0.0),
+            )
             .with_final_lr_fraction(Some(0.1))
             .with_seed(c.seed)
             .with_checkpoint_every(c.checkpoint_every);
