@@ -67,6 +67,28 @@ fn denoise_train_eval_and_apply_end_to_end() {
     let ifm = dir.join("ifm");
     train(&data, "icm", &icm, "12");
     train(&data, "ifm", &ifm, "6");
+    // IFM with the velocity through a denoiser: recorded in config.json (the default run
+    // records none, the paper's direct velocity) and fixed for the rest of the run.
+    let ifm_den = dir.join("ifm-den");
+    let extra = [
+        "--hidden",
+        "32",
+        "--batch-size",
+        "8",
+        "--ifm-velocity",
+        "denoiser",
+    ];
+    succeeds(&refs(&train_args(&data, "ifm", &ifm_den, "4", &extra)));
+    assert_eq!(
+        read_json(&ifm_den.join("config.json"))["ifm_velocity"],
+        "Denoiser"
+    );
+    assert!(read_json(&ifm.join("config.json"))["ifm_velocity"].is_null());
+    let change = ["--resume", "--ifm-velocity", "direct"];
+    fails_cleanly(
+        &refs(&train_args(&data, "ifm", &ifm_den, "6", &change)),
+        &["--ifm-velocity cannot change on --resume", "denoiser"],
+    );
     let meta = read_json(&icm.join("meshflow.json"));
     assert_eq!(meta["kind"], "denoiser");
     assert_eq!(meta["noise"], "gaussian:0.1");
