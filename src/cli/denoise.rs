@@ -14,6 +14,11 @@
 //!   Clean fields are used only to score: PSNR and SSIM over all vertices in normalised units
 //!   (data range 1), RMSE area-weighted in physical units, as `impute` scores. A baseline's
 //!   `seconds_per_field` includes fitting it (choosing the heat time; training the score prior).
+//!   Next to the clean-data scores, every model's (and the noisy input's and heat smoothing's)
+//!   PSNR is estimated from the noisy fields alone on recorrupted pairs
+//!   ([`crate::datasets::noise::recorrupt`]; Gaussian and Poisson noise): the `psnr~noisy`
+//!   column, `psnr_from_noisy` in JSON — what a user without clean data can rank models and
+//!   checkpoints by.
 //!   `--out DIR` also writes the clean, noisy and denoised fields as a result directory (the
 //!   format of `meshflow impute`, see `docs/result-format.md`) for `meshflow render` / `view`.
 //! - `denoise apply --model DIR <selection> --out FILE.nc|FILE.npz|FILE.ply`: treats the
@@ -41,7 +46,9 @@ use super::train::{
     apply_common_overrides, check_same_meta, fixed_on_resume, normalised_rows, prepare,
     prepare_resume, track_trainer, CommonTrainArgs, PreparedData, RunMeta, ScoredFields,
 };
-use crate::datasets::noise::{CorrelatedGaussianNoise, NoiseModel, NoiseSpec};
+use crate::datasets::noise::{
+    recorrupt, CorrelatedGaussianNoise, NoiseModel, NoiseSpec, GAUSSIAN_ALPHA, POISSON_KEEP,
+};
 use crate::datasets::npy::{write_npz, NpyArray};
 use crate::datasets::NdArray;
 use crate::flows::classical::{heat_denoise, log_grid, noisier_heat_time, sure_heat_time};
@@ -488,6 +495,66 @@ fn project_to_support(spec: &NoiseSpec, values: &mut [f32]) {
     }
 }
 
+/// Recorrupted pairs drawn per evaluation field.
+const RECORRUPTIONS: usize = 2;
+
+/// [`RECORRUPTIONS`] recorrupted pairs of each noisy field (`[F·R][V]`, field-major), drawn
+/// once and shared by every method of an evaluation.
+struct RecorruptedFields {
+    inputs: Vec<Vec<f32>>,
+    targets: Vec<Vec<f32>>,
+    target_variances: Vec<Vec<f32>>,
+}
+
+impl RecorruptedFields {
+    /// `None` where the noise has no recorruption (gamma, jacobi).
+    fn draw(
+        spec: &NoiseSpec,
+        model: &dyn NoiseModel,
+        noisy: &[Vec<f32>],
+        seed: u64,
+    ) -> Result<Option<Self>> {
+        let mut rng = StdRng::seed_from_u64(seed ^ 0x7265_636f_7272_7570); // "recorrup"
+        let mut out = Self {
+            inputs: Vec::new(),
+            targets: Vec::new(),
+            target_variances: Vec::new(),
+        };
+        for y in noisy {
+            for _ in 0..RECORRUPTIONS {
+                let Some(r) = recorrupt(spec, model, y, &mut rng)? else {
+                    return Ok(None);
+                };
+                out.inputs.push(r.input);
+                out.targets.push(r.target);
+                out.target_variances.push(r.target_noise_variance);
+            }
+        }
+        Ok(Some(out))
+    }
+
+    /// `−10·log10` of the estimated MSE of `outputs` (one per input; data range 1, weighted
+    /// by `area` where given); `None` when the estimate is not positive (too few values).
+    fn psnr(&self, outputs: &[Vec<f32>], area: Option<&[f64]>) -> Option<f64> {
+        let mut mse = 0.0;
+        for ((o, t), var) in outputs
+            .iter()
+            .zip(&self.targets)
+            .zip(&self.target_variances)
+        {
+            let (mut num, mut den) = (0.0, 0.0);
+            for i in 0..t.len() {
+                let w = area.map_or(1.0, |a| a[i]);
+                num += w * (f64::from(o[i] - t[i]).powi(2) - f64::from(var[i]));
+                den += w;
+            }
+            mse += num / den;
+        }
+        let mse = mse / outputs.len() as f64;
+        (mse > 0.0).then(|| -10.0 * mse.log10())
+    }
+}
+
 /// What `denoise eval` prints with `--json`.
 #[derive(Debug, Serialize)]
 struct EvalReport<'a> {
@@ -526,6 +593,12 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
     let f = fields.len();
 
     let mut recon: Vec<(String, Vec<Vec<f32>>, f64)> = vec![("noisy".into(), noisy.clone(), 0.0)];
+    // Recorrupted pairs of the same noisy fields, shared by every method: each method's PSNR
+    // estimated without the clean fields, next to the one scored with them.
+    let weights = selected.domain.area_weights();
+    let pairs = RecorruptedFields::draw(&spec, model.as_ref(), &noisy, args.seed)?;
+    let mut estimated: Vec<Option<f64>> =
+        vec![pairs.as_ref().and_then(|p| p.psnr(&p.inputs, weights))];
     let mut notes = Vec::new();
     let steps = args.models.len() + if args.baselines { 2 } else { 0 };
     let mut bases = BasisCache::default();
@@ -558,6 +631,15 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
         };
         bar.tick(&name);
         recon.push((name, out, per));
+        estimated.push(match &pairs {
+            Some(p) => {
+                let (out, _, _) = run_denoiser::<B::InnerBackend>(
+                    dir, &spec, mesh, &p.inputs, &mut bases, device,
+                )?;
+                p.psnr(&out, weights)
+            }
+            None => None,
+        });
     }
 
     if args.baselines {
@@ -587,10 +669,23 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
             smoothed.chunks(v).map(<[f32]>::to_vec).collect(),
             per,
         ));
+        estimated.push(match &pairs {
+            Some(p) => {
+                let out = heat_denoise(&l, &m, &p.inputs.concat(), choice.time)?;
+                p.psnr(
+                    &out.chunks(v).map(<[f32]>::to_vec).collect::<Vec<_>>(),
+                    weights,
+                )
+            }
+            None => None,
+        });
         bar.tick(name);
         // Noise2Score / Tweedie with a score prior of the noisy training fields.
         match tweedie_baseline::<B>(args, &meta, &spec, model.as_ref(), &noisy, device)? {
-            Ok((out, per)) => recon.push(("tweedie".into(), out, per)),
+            Ok((out, per)) => {
+                recon.push(("tweedie".into(), out, per));
+                estimated.push(None);
+            }
             Err(why) => notes.push(format!("tweedie: not run: {why}")),
         }
         bar.tick("tweedie");
@@ -600,8 +695,9 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
     let scale = norm.offset_scale().1;
     let scores = recon
         .iter()
-        .map(|(name, preds, per)| {
-            score(
+        .zip(&estimated)
+        .map(|((name, preds, per), est)| {
+            let s = score(
                 name,
                 preds,
                 &truth,
@@ -610,9 +706,27 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
                 &selected.domain,
                 scale,
                 *per,
-            )
+            )?;
+            Ok(MethodScore {
+                psnr_from_noisy: *est,
+                ..s
+            })
         })
         .collect::<Result<Vec<_>>>()?;
+    if pairs.is_some() {
+        notes.push(format!(
+            "psnr~noisy: PSNR estimated from the noisy fields alone ({RECORRUPTIONS} recorrupted \
+             pairs per field: {}), for choosing models and checkpoints without clean data",
+            match spec {
+                NoiseSpec::Poisson { k } =>
+                    format!("Poisson thinning, inputs at poisson:{}", POISSON_KEEP * k),
+                _ => format!(
+                    "Gaussian recorruption, inputs at {:.3}× the noise std",
+                    (1.0 + GAUSSIAN_ALPHA * GAUSSIAN_ALPHA).sqrt()
+                ),
+            }
+        ));
+    }
     let labels: Vec<String> = fields.iter().map(|&i| selected.labels[i].clone()).collect();
     let units = selected.units.clone();
     if let Some(dir) = &args.out {

@@ -117,6 +117,11 @@ pub struct MethodScore {
     pub mean_std: Option<f64>,
     /// Wall-clock seconds per field.
     pub seconds_per_field: f64,
+    /// `denoise eval`: the PSNR estimated from the noisy fields alone, on recorrupted pairs
+    /// (`meshflow_datasets::noise::recorrupt`), at the slightly higher noise level of the
+    /// pairs' inputs; `None` where the noise has no recorruption or for `impute`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub psnr_from_noisy: Option<f64>,
 }
 
 /// What a result directory holds the reconstructions of: it names the written fields
@@ -219,8 +224,11 @@ pub fn score_table(scores: &[MethodScore], units: Option<&str>) -> String {
         .max()
         .unwrap_or(0)
         .max(12);
+    // The no-clean-data estimate gets a column only where some method has one.
+    let estimated = scores.iter().any(|m| m.psnr_from_noisy.is_some());
+    let opt = |v: Option<f64>, p: usize| v.map_or("-".into(), |v| format!("{v:.p$}"));
     let mut s = format!(
-        "{:<w$} {:>12} {:>9} {:>7} {:>10} {:>10}\n",
+        "{:<w$} {:>12} {:>9} {:>7} {:>10} {:>10}",
         "method",
         format!("rmse[{u}]"),
         "psnr[dB]",
@@ -228,10 +236,13 @@ pub fn score_table(scores: &[MethodScore], units: Option<&str>) -> String {
         "cover±2σ",
         "s/field"
     );
+    if estimated {
+        s += &format!(" {:>12}", "psnr~noisy");
+    }
+    s.push('\n');
     for m in scores {
-        let opt = |v: Option<f64>, p: usize| v.map_or("-".into(), |v| format!("{v:.p$}"));
         s += &format!(
-            "{:<w$} {:>12.4} {:>9.2} {:>7} {:>10} {:>10.3}\n",
+            "{:<w$} {:>12.4} {:>9.2} {:>7} {:>10} {:>10.3}",
             m.name,
             m.rmse,
             m.psnr,
@@ -239,6 +250,10 @@ pub fn score_table(scores: &[MethodScore], units: Option<&str>) -> String {
             opt(m.coverage_2std, 3),
             m.seconds_per_field
         );
+        if estimated {
+            s += &format!(" {:>12}", opt(m.psnr_from_noisy, 2));
+        }
+        s.push('\n');
     }
     s
 }
@@ -523,6 +538,7 @@ pub(crate) fn score(
         coverage_2std: std.map(|_| cover / f),
         mean_std: std.map(|_| mstd / f),
         seconds_per_field,
+        psnr_from_noisy: None,
     })
 }
 
@@ -847,6 +863,7 @@ mod tests {
             coverage_2std: None,
             mean_std: None,
             seconds_per_field: 0.01,
+            psnr_from_noisy: None,
         };
         let table = score_table(
             &[
@@ -859,5 +876,23 @@ mod tests {
         assert_eq!(widths.len(), 3, "{table}");
         assert!(widths.iter().all(|w| *w == widths[0]), "{table}");
         assert!(table.lines().nth(2).unwrap().contains("25.50"), "{table}");
+        assert!(
+            !table.contains("psnr~noisy"),
+            "no estimates, no column: {table}"
+        );
+        // With an estimate for one method the column appears, "-" where there is none.
+        let estimated = MethodScore {
+            psnr_from_noisy: Some(24.125),
+            ..row("icm-spectral", Some(0.97))
+        };
+        let table = score_table(&[row("noisy", None), estimated], None);
+        let widths: Vec<usize> = table.lines().map(|l| l.chars().count()).collect();
+        assert!(widths.iter().all(|w| *w == widths[0]), "{table}");
+        assert!(
+            table.lines().next().unwrap().ends_with("psnr~noisy"),
+            "{table}"
+        );
+        assert!(table.lines().nth(1).unwrap().ends_with(" -"), "{table}");
+        assert!(table.lines().nth(2).unwrap().ends_with("24.12"), "{table}");
     }
 }

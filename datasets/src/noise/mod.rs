@@ -37,11 +37,13 @@
 mod correlated;
 mod jacobi;
 mod pointwise;
+mod recorrupt;
 mod spec;
 
 pub use correlated::{CorrelatedGaussianNoise, VarianceMethod};
 pub use jacobi::JacobiNoise;
 pub use pointwise::{GammaNoise, GaussianNoise, PoissonNoise};
+pub use recorrupt::{recorrupt, Recorrupted, GAUSSIAN_ALPHA, POISSON_KEEP};
 pub use spec::NoiseSpec;
 
 use rand::RngCore;
