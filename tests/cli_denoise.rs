@@ -502,6 +502,25 @@ fn keep_checkpoints_is_honoured_and_may_change_on_resume() {
             "checkpoint-000000004"
         ]
     );
+    // A kept checkpoint is a model of its own for eval: the latest one scores as the run,
+    // an earlier one (other weights) differently.
+    let ckpt = |n: &str| out.join(format!("checkpoint-00000000{n}"));
+    let (early, last) = (ckpt("2"), ckpt("4"));
+    let scored = json_of(&[
+        "denoise",
+        "eval",
+        "--model",
+        s(&out),
+        "--model",
+        s(&last),
+        "--model",
+        s(&early),
+        "--json",
+    ]);
+    let psnr = |name: String| method(&scored, &name)["psnr"].as_f64().unwrap();
+    let run = psnr("icm".into());
+    assert_eq!(psnr(format!("icm:{}", s(&last))), run, "{scored}");
+    assert_ne!(psnr(format!("icm:{}", s(&early))), run, "{scored}");
     let mut resume = args("6", "1");
     resume.push("--resume".into());
     succeeds(&refs(&resume));

@@ -193,8 +193,9 @@ pub enum IfmVelocityArg {
 /// Arguments of `meshflow denoise eval`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DenoiseEvalArgs {
-    /// A denoiser run directory (`meshflow denoise train --out DIR`); repeat to compare
-    /// several. The first one's held-out test fields are scored unless a selection of other
+    /// A denoiser run directory (`meshflow denoise train --out DIR`; its latest checkpoint) or
+    /// one of its checkpoint directories (`DIR/checkpoint-000003600`, see `--keep-checkpoints`);
+    /// repeat to compare several, e.g. the checkpoints of one run by `psnr~noisy`. The first one's held-out test fields are scored unless a selection of other
     /// data is given (giving the model's own selection again still scores its held-out split).
     #[arg(long = "model", value_name = "DIR", required = true)]
     pub models: Vec<PathBuf>,
@@ -240,7 +241,8 @@ pub struct DenoiseEvalArgs {
 /// Arguments of `meshflow denoise apply`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct DenoiseApplyArgs {
-    /// The denoiser run directory (`meshflow denoise train --out DIR`).
+    /// The denoiser run directory (`meshflow denoise train --out DIR`; its latest checkpoint),
+    /// or one of its checkpoint directories (`DIR/checkpoint-000003600`).
     #[arg(long, value_name = "DIR")]
     pub model: PathBuf,
     /// The noisy fields to denoise (same discretisation as the model's training fields).
@@ -429,8 +431,24 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
     track_trainer!(c, method.name(), trainer)
 }
 
-/// `meshflow.json` of a denoiser run, with its noise spec.
-fn load_denoiser_meta(dir: &Path) -> Result<(RunMeta, NoiseSpec)> {
+/// A `--model` path: a run directory (its latest checkpoint), or one of its checkpoint
+/// directories (`RUN/checkpoint-000003600`, kept by `--keep-checkpoints`). Returns the run
+/// directory and the checkpoint, if one was named.
+fn split_model_path(path: &Path) -> (&Path, Option<&Path>) {
+    let named = path
+        .file_name()
+        .and_then(|n| n.to_str())
+        .is_some_and(|n| n.starts_with("checkpoint-"));
+    match path.parent() {
+        Some(run) if named && run.join("meshflow.json").is_file() => (run, Some(path)),
+        _ => (path, None),
+    }
+}
+
+/// `meshflow.json` of a denoiser run (or of the run of a checkpoint directory), with its
+/// noise spec.
+fn load_denoiser_meta(path: &Path) -> Result<(RunMeta, NoiseSpec)> {
+    let (dir, _) = split_model_path(path);
     let meta = RunMeta::load(dir)?;
     match (&meta.noise, meta.kind.as_str()) {
         (Some(noise), KIND) => {
@@ -463,12 +481,17 @@ fn run_denoiser<B: Backend>(
     device: &B::Device,
 ) -> Result<(Vec<Vec<f32>>, f64, &'static str)> {
     let t0 = Instant::now();
+    let named = dir;
+    let (dir, checkpoint) = split_model_path(named);
     let path = dir.join("config.json");
     let config =
         InverseFlowConfig::load(&path).with_context(|| format!("reading {}", path.display()))?;
     let (basis, cached_secs) = bases.get(dir, &config, mesh)?;
-    let denoiser = InverseDenoiser::<B>::load_with_basis(dir, basis, device)
-        .with_context(|| format!("loading the denoiser in {}", dir.display()))?;
+    let denoiser = match checkpoint {
+        Some(c) => InverseDenoiser::<B>::load_checkpoint_with_basis(dir, c, basis, device),
+        None => InverseDenoiser::<B>::load_with_basis(dir, basis, device),
+    }
+    .with_context(|| format!("loading the denoiser in {}", named.display()))?;
     let network = match denoiser.network() {
         InverseNetwork::Mlp(_) => "mlp",
         InverseNetwork::Spectral(_) => "spectral",

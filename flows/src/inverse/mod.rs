@@ -469,6 +469,21 @@ impl<B: Backend> InverseDenoiser<B> {
         Self::new(net, config)
     }
 
+    /// Like [`Self::load_with_basis`], with the EMA weights of the checkpoint directory
+    /// `checkpoint` (e.g. `dir/checkpoint-000003600`, one kept by `keep_checkpoints`) instead of
+    /// the latest one.
+    pub fn load_checkpoint_with_basis(
+        dir: &Path,
+        checkpoint: &Path,
+        basis: Option<&SpectralBasis>,
+        device: &B::Device,
+    ) -> crate::Result<Self> {
+        let config: InverseFlowConfig = load_run_config(dir)?;
+        let net = config.init_network(basis, device)?;
+        let net = crate::train::load_module(net, &checkpoint.join("ema"), device)?;
+        Self::new(net, config)
+    }
+
     /// The configuration the network was trained with.
     pub fn config(&self) -> &InverseFlowConfig {
         &self.config
