@@ -35,7 +35,7 @@ use rand::{rngs::StdRng, RngCore, SeedableRng};
 use serde::Serialize;
 
 use super::backend::{with_backend, DeviceArg};
-use super::eigenbasis::{compute_basis, read_basis, save_basis, BasisCache};
+use super::eigenbasis::{compute_basis, resume_basis, save_basis, BasisCache};
 use super::impute::{
     physical, score, score_table, write_grid_nc, write_result, GridVar, ImputeOutput, MethodScore,
     ResultTask,
@@ -195,8 +195,9 @@ pub enum IfmVelocityArg {
 pub struct DenoiseEvalArgs {
     /// A denoiser run directory (`meshflow denoise train --out DIR`; its latest checkpoint) or
     /// one of its checkpoint directories (`DIR/checkpoint-000003600`, see `--keep-checkpoints`);
-    /// repeat to compare several, e.g. the checkpoints of one run by `psnr~noisy`. The first one's held-out test fields are scored unless a selection of other
-    /// data is given (giving the model's own selection again still scores its held-out split).
+    /// repeat to compare several, e.g. the checkpoints of one run by `psnr~noisy`. The first
+    /// one's held-out test fields are scored unless a selection of other data is given (giving
+    /// the model's own selection again still scores its held-out split).
     #[arg(long = "model", value_name = "DIR", required = true)]
     pub models: Vec<PathBuf>,
     /// Fields to evaluate on (default: the held-out test fields of the first model).
@@ -373,22 +374,7 @@ fn train_with<B: AutodiffBackend, N: ConditionalNoise>(
         let saved = InverseFlowConfig::load(&path)
             .with_context(|| format!("reading {}", path.display()))?;
         check_resume_network(args, &saved, &path)?;
-        // The basis the run trained with; runs from before `eigenbasis.npz` get it computed
-        // and pinned for the rest of their training.
-        let stored = match &saved.spectral {
-            Some(s) => read_basis(&c.out, s.modes, mesh)?,
-            None => None,
-        };
-        let basis = match stored {
-            Some(b) => Some(b),
-            None => {
-                let b = compute_basis(&saved, mesh)?;
-                if let Some(b) = &b {
-                    save_basis(&c.out, b, mesh)?;
-                }
-                b
-            }
-        };
+        let basis = resume_basis(&c.out, &saved, mesh)?;
         InverseFlowTrainer::<B, N>::resume_with_basis(&c.out, basis.as_ref(), noise, noisy, device)?
     } else {
         let network = InverseFlowConfig::network(noisy.dim())
@@ -466,46 +452,74 @@ fn load_denoiser_meta(path: &Path) -> Result<(RunMeta, NoiseSpec)> {
     }
 }
 
-/// Denoises `[F][V]` normalised fields on `mesh` with a trained denoiser; returns them, the
-/// seconds per field (loading, including a spectral network's eigenbasis, included even when
-/// `bases` already held it) and the network's name (`mlp` or `spectral`).
-///
-/// The denoised fields are projected onto the support of the clean signal the noise model
-/// assumes ([`project_to_support`]).
+/// A trained denoiser, loaded once for every batch it denoises.
+struct LoadedDenoiser<B: Backend> {
+    denoiser: InverseDenoiser<B>,
+    /// `mlp` or `spectral`.
+    network: &'static str,
+    /// Seconds a spectral eigenbasis taken from the cache cost when it was computed (0
+    /// otherwise), charged to this run's timing.
+    cached_basis_secs: f64,
+}
+
+impl<B: Backend> LoadedDenoiser<B> {
+    /// Loads the denoiser of `--model` `path` (a run or one of its checkpoints) on `mesh`.
+    fn load(
+        path: &Path,
+        mesh: &TriMesh,
+        bases: &mut BasisCache,
+        device: &B::Device,
+    ) -> Result<Self> {
+        let (dir, checkpoint) = split_model_path(path);
+        let config_path = dir.join("config.json");
+        let config = InverseFlowConfig::load(&config_path)
+            .with_context(|| format!("reading {}", config_path.display()))?;
+        let (basis, cached_basis_secs) = bases.get(dir, &config, mesh)?;
+        let denoiser = match checkpoint {
+            Some(c) => InverseDenoiser::<B>::load_checkpoint_with_basis(dir, c, basis, device),
+            None => InverseDenoiser::<B>::load_with_basis(dir, basis, device),
+        }
+        .with_context(|| format!("loading the denoiser in {}", path.display()))?;
+        let network = match denoiser.network() {
+            InverseNetwork::Mlp(_) => "mlp",
+            InverseNetwork::Spectral(_) => "spectral",
+        };
+        Ok(Self {
+            denoiser,
+            network,
+            cached_basis_secs,
+        })
+    }
+
+    /// Denoises `[F][V]` normalised fields, projected onto the support of the clean signal
+    /// the noise model assumes ([`project_to_support`]).
+    fn denoise(&self, spec: &NoiseSpec, noisy: &[Vec<f32>], device: &B::Device) -> Vec<Vec<f32>> {
+        let (f, d) = (noisy.len(), noisy[0].len());
+        let out = self
+            .denoiser
+            .denoise(util::tensor2::<B>(noisy.concat(), f, d, device));
+        let mut out = util::to_vec(out);
+        project_to_support(spec, &mut out);
+        out.chunks(d).map(<[f32]>::to_vec).collect()
+    }
+}
+
+/// Loads the denoiser of `path` and denoises `noisy` with it; returns the denoiser, the
+/// denoised fields and the seconds per field (loading, including a spectral network's
+/// eigenbasis even when `bases` already held it, included).
 fn run_denoiser<B: Backend>(
-    dir: &Path,
+    path: &Path,
     spec: &NoiseSpec,
     mesh: &TriMesh,
     noisy: &[Vec<f32>],
     bases: &mut BasisCache,
     device: &B::Device,
-) -> Result<(Vec<Vec<f32>>, f64, &'static str)> {
+) -> Result<(LoadedDenoiser<B>, Vec<Vec<f32>>, f64)> {
     let t0 = Instant::now();
-    let named = dir;
-    let (dir, checkpoint) = split_model_path(named);
-    let path = dir.join("config.json");
-    let config =
-        InverseFlowConfig::load(&path).with_context(|| format!("reading {}", path.display()))?;
-    let (basis, cached_secs) = bases.get(dir, &config, mesh)?;
-    let denoiser = match checkpoint {
-        Some(c) => InverseDenoiser::<B>::load_checkpoint_with_basis(dir, c, basis, device),
-        None => InverseDenoiser::<B>::load_with_basis(dir, basis, device),
-    }
-    .with_context(|| format!("loading the denoiser in {}", named.display()))?;
-    let network = match denoiser.network() {
-        InverseNetwork::Mlp(_) => "mlp",
-        InverseNetwork::Spectral(_) => "spectral",
-    };
-    let (f, d) = (noisy.len(), noisy[0].len());
-    let out = denoiser.denoise(util::tensor2::<B>(noisy.concat(), f, d, device));
-    let mut out = util::to_vec(out);
-    project_to_support(spec, &mut out);
-    let secs = t0.elapsed().as_secs_f64() + cached_secs;
-    Ok((
-        out.chunks(d).map(<[f32]>::to_vec).collect(),
-        secs / f as f64,
-        network,
-    ))
+    let loaded = LoadedDenoiser::<B>::load(path, mesh, bases, device)?;
+    let out = loaded.denoise(spec, noisy, device);
+    let secs = t0.elapsed().as_secs_f64() + loaded.cached_basis_secs;
+    Ok((loaded, out, secs / noisy.len() as f64))
 }
 
 /// Projects clean-signal estimates onto the support the noise model assumes for `x₀`: a
@@ -640,8 +654,9 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
                 meta.normalisation
             );
         }
-        let (out, per, network) =
+        let (loaded, out, per) =
             run_denoiser::<B::InnerBackend>(dir, &spec, mesh, &noisy, &mut bases, device)?;
+        let network = loaded.network;
         let method = m.method.clone().unwrap_or_else(|| "denoiser".into());
         let base = match network {
             "mlp" => method,
@@ -654,15 +669,11 @@ fn eval_on<B: AutodiffBackend>(args: &DenoiseEvalArgs, device: &B::Device) -> Re
         };
         bar.tick(&name);
         recon.push((name, out, per));
-        estimated.push(match &pairs {
-            Some(p) => {
-                let (out, _, _) = run_denoiser::<B::InnerBackend>(
-                    dir, &spec, mesh, &p.inputs, &mut bases, device,
-                )?;
-                p.psnr(&out, weights)
-            }
-            None => None,
-        });
+        estimated.push(
+            pairs
+                .as_ref()
+                .and_then(|p| p.psnr(&loaded.denoise(&spec, &p.inputs, device), weights)),
+        );
     }
 
     if args.baselines {
@@ -879,7 +890,7 @@ fn apply_on<B: AutodiffBackend>(args: &DenoiseApplyArgs, device: &B::Device) -> 
     fit_to_noise(&spec, &mut noisy);
     let mesh = selected.domain.mesh();
     let mut bases = BasisCache::default();
-    let (out, per, _) =
+    let (_, out, per) =
         run_denoiser::<B::InnerBackend>(&args.model, &spec, mesh, &noisy, &mut bases, device)?;
     let denoised: Vec<Vec<f32>> = out.iter().map(|p| physical(p, &norm)).collect();
     let method = meta.method.as_deref().unwrap_or("denoiser");

@@ -69,7 +69,7 @@ pub fn save_basis(dir: &Path, basis: &SpectralBasis, mesh: &TriMesh) -> Result<(
 /// The basis stored in `dir/eigenbasis.npz` when the file exists, was computed on `mesh` and
 /// has `modes` eigenpairs; `None` when there is no file or it belongs to another mesh (said on
 /// stderr). A file that cannot be read or whose arrays do not fit together is an error.
-pub fn read_basis(dir: &Path, modes: usize, mesh: &TriMesh) -> Result<Option<SpectralBasis>> {
+fn read_basis(dir: &Path, modes: usize, mesh: &TriMesh) -> Result<Option<SpectralBasis>> {
     let path = dir.join(BASIS_FILE);
     if !path.exists() {
         return Ok(None);
@@ -129,6 +129,27 @@ pub fn compute_basis(config: &InverseFlowConfig, mesh: &TriMesh) -> Result<Optio
             b.values.last().copied().unwrap_or(0.0),
             t0.elapsed().as_secs_f64()
         );
+    }
+    Ok(basis)
+}
+
+/// The basis a resumed run continues with: the one it trained with (`eigenbasis.npz`), or for
+/// a run from before that file, the basis computed now and saved, so the rest of its training
+/// keeps it.
+pub fn resume_basis(
+    dir: &Path,
+    config: &InverseFlowConfig,
+    mesh: &TriMesh,
+) -> Result<Option<SpectralBasis>> {
+    let Some(spectral) = &config.spectral else {
+        return Ok(None);
+    };
+    if let Some(b) = read_basis(dir, spectral.modes, mesh)? {
+        return Ok(Some(b));
+    }
+    let basis = compute_basis(config, mesh)?;
+    if let Some(b) = &basis {
+        save_basis(dir, b, mesh)?;
     }
     Ok(basis)
 }
