@@ -40,12 +40,13 @@ use std::path::{Path, PathBuf};
 use burn::config::Config;
 use burn::module::AutodiffModule;
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{AdamW, AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, Tensor};
 use rand::{rngs::StdRng, Rng};
 
 use crate::dsm::{dsm_elbo_surrogate, ElboOptions};
 use crate::error::FlowError;
+use crate::optim::{fused_adamw, FusedAdamW};
 // NB: no `crate::Result` import: burn's `#[derive(Config)]` names `Result<T, E>` unqualified.
 use crate::basis::DataBasis;
 use crate::realnvp::{ConditionalRealNvp, ConditionalRealNvpConfig};
@@ -291,7 +292,7 @@ impl SamplerTrainConfig {
 pub type SamplerProgress = crate::train::TrainProgress;
 
 /// The optimiser type of [`AmortizedTrainer`].
-pub type SamplerOptimizer<B> = OptimizerAdaptor<AdamW, ConditionalRealNvp<B>, B>;
+pub type SamplerOptimizer<B> = OptimizerAdaptor<FusedAdamW, ConditionalRealNvp<B>, B>;
 
 /// Trains a [`ConditionalRealNvp`] posterior sampler against a frozen score prior; see the
 /// module docs.
@@ -431,7 +432,7 @@ where
             let m = measurements.simulate(x.clone(), &mut rng);
             flow = flow.data_init(x, m.context());
         }
-        let optim = config.optimizer.init::<B, ConditionalRealNvp<B>>();
+        let optim = fused_adamw::<B, ConditionalRealNvp<B>>(&config.optimizer);
         Ok(Self {
             flow,
             optim,
@@ -463,7 +464,7 @@ where
         let ckpt = require_latest_checkpoint(dir)?;
         let flow = load_module(config.flow.init::<B>(device), &ckpt.join("flow"), device)?;
         let optim = load_optimizer(
-            config.optimizer.init::<B, ConditionalRealNvp<B>>(),
+            fused_adamw::<B, ConditionalRealNvp<B>>(&config.optimizer),
             &ckpt.join("optimizer"),
             device,
         )?;

@@ -12,6 +12,8 @@
 //!   Laplace–Beltrami eigenbasis;
 //! - [`dsm`]: the denoising score-matching loss and the DSM ELBO surrogate for `−log p(x)`
 //!   (a differentiable prior term for variational inference);
+//! - [`optim`]: Adam(W) whose update is one fused pass over host memory on the CPU backend
+//!   ([`optim::FusedAdamW`], burn's `AdamW` elsewhere), used by every trainer here;
 //! - [`train`]: a prior-training loop with EMA and atomic, exactly resumable checkpoints;
 //! - [`sample`]: probability-flow ODE (Euler, Heun) and Euler–Maruyama samplers;
 //! - [`realnvp`]: a conditional RealNVP `G(z; y)` for amortised posteriors, and
@@ -66,6 +68,7 @@ pub mod dps;
 pub mod dsm;
 pub mod error;
 pub mod inverse;
+pub mod optim;
 pub mod realnvp;
 pub mod sample;
 pub mod score;

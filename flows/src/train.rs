@@ -23,7 +23,9 @@ use std::path::{Path, PathBuf};
 use burn::config::Config;
 use burn::module::{AutodiffModule, Module, ModuleMapper, ModuleVisitor, Param};
 use burn::optim::adaptor::OptimizerAdaptor;
-use burn::optim::{AdamW, AdamWConfig, GradientsParams, Optimizer};
+use burn::optim::{AdamWConfig, GradientsParams, Optimizer};
+
+use crate::optim::{fused_adamw, FusedAdamW};
 use burn::record::{FullPrecisionSettings, NamedMpkFileRecorder, Recorder};
 use burn::tensor::{backend::AutodiffBackend, backend::Backend, ElementConversion, Tensor};
 use rand::{rngs::StdRng, Rng, SeedableRng};
@@ -368,7 +370,7 @@ impl<B: AutodiffBackend> ModuleVisitor<B> for ScaleGrads<'_, B> {
 type Rec = NamedMpkFileRecorder<FullPrecisionSettings>;
 
 /// The optimiser type of [`ScorePriorTrainer`].
-pub type TrainOptimizer<B> = OptimizerAdaptor<AdamW, MlpScore<B>, B>;
+pub type TrainOptimizer<B> = OptimizerAdaptor<FusedAdamW, MlpScore<B>, B>;
 
 /// The trained state of a network `M` optimised with AdamW: weights, their EMA, the
 /// optimiser, the step counter and the checkpoint bookkeeping. Shared by the trainers of
@@ -377,7 +379,7 @@ pub type TrainOptimizer<B> = OptimizerAdaptor<AdamW, MlpScore<B>, B>;
 pub(crate) struct TrainState<B: AutodiffBackend, M: AutodiffModule<B>> {
     pub(crate) model: M,
     pub(crate) ema: M::InnerModule,
-    pub(crate) optim: OptimizerAdaptor<AdamW, M, B>,
+    pub(crate) optim: OptimizerAdaptor<FusedAdamW, M, B>,
     pub(crate) step: usize,
     pub(crate) last_loss: Option<f32>,
     pub(crate) dir: Option<PathBuf>,
@@ -403,7 +405,7 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> TrainState<B, M> {
         Ok(Self {
             ema: model.valid(),
             model,
-            optim: optimizer.init::<B, M>(),
+            optim: fused_adamw::<B, M>(optimizer),
             step: 0,
             last_loss: None,
             dir: checkpoint_dir.map(Path::to_path_buf),
@@ -425,7 +427,11 @@ impl<B: AutodiffBackend, M: AutodiffModule<B>> TrainState<B, M> {
         Ok(Self {
             model: load_module(model, &ckpt.join("model"), device)?,
             ema: load_module(ema, &ckpt.join("ema"), device)?,
-            optim: load_optimizer(optimizer.init::<B, M>(), &ckpt.join("optimizer"), device)?,
+            optim: load_optimizer(
+                fused_adamw::<B, M>(optimizer),
+                &ckpt.join("optimizer"),
+                device,
+            )?,
             step: state.step,
             last_loss: state.loss,
             dir: Some(dir.to_path_buf()),
