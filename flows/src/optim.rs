@@ -5,8 +5,9 @@
 //! fresh allocation and a pass over the tensor. On the GPU burn's fusion merges them; on the
 //! ndarray CPU backend they run one by one, and for the 13 M parameters of the D = 1890
 //! benchmark flow that was a quarter of a training step. [`FusedAdamW`] computes the same
-//! update in a single loop over the parameter, its gradient and the two moments on the
-//! ndarray backend (`NdArray<f32>`), and hands every other backend to burn's own [`AdamW`].
+//! update in a single loop over the parameter, its gradient and the two moments on the host
+//! backends (`NdArray<f32>`, and burn's `Flex` with the `flex` feature), and hands every other
+//! backend (CUDA) to burn's own [`AdamW`].
 //!
 //! The optimiser state is burn's [`AdamWState`] in both cases, so checkpoints written with
 //! burn's `AdamW` resume with [`FusedAdamW`] and the reverse. AMSGrad and cautious weight
@@ -34,7 +35,8 @@ use crate::util;
 /// θ ← θ (1 − lr·λ) − lr · (m / (1 − β₁ᵗ)) / (√(v / (1 − β₂ᵗ)) + ε)
 /// ```
 ///
-/// fused into one loop per parameter tensor on `NdArray<f32>`; on any other backend, or with
+/// fused into one loop per parameter tensor on the host backends (`NdArray<f32>`, `Flex`),
+/// split across two threads for tensors of 2¹⁷ values or more; on any other backend, or with
 /// AMSGrad or cautious weight decay, burn's `AdamW` does the step. Build it with
 /// [`fused_adamw`].
 #[derive(Clone)]
@@ -82,9 +84,10 @@ impl FusedAdamW {
 
     /// Whether the fused host loop serves backend `B` (otherwise burn's `AdamW` does).
     pub fn fuses<B: Backend>(&self) -> bool {
-        TypeId::of::<B>() == TypeId::of::<NdArray<f32>>()
-            && !self.hyper.amsgrad
-            && !self.hyper.cautious_weight_decay
+        let host = TypeId::of::<B>() == TypeId::of::<NdArray<f32>>();
+        #[cfg(feature = "flex")]
+        let host = host || TypeId::of::<B>() == TypeId::of::<burn::backend::Flex>();
+        host && !self.hyper.amsgrad && !self.hyper.cautious_weight_decay
     }
 }
 
@@ -258,8 +261,9 @@ mod tests {
 
     type AB = Autodiff<NdArray<f32>>;
 
-    #[test]
-    fn fused_update_equals_burns_adamw() {
+    /// The fused step on host backend `I` against burn's AdamW, step by step.
+    fn fused_equals_burn<I: Backend>() {
+        type A<I> = Autodiff<I>;
         let device = Default::default();
         for config in [
             AdamWConfig::new().with_weight_decay(0.0),
@@ -267,10 +271,10 @@ mod tests {
                 .with_weight_decay(0.05)
                 .with_epsilon(1e-8),
         ] {
-            assert!(FusedAdamW::new(&config).fuses::<NdArray<f32>>());
-            let start = Net::<AB>::new(&device);
-            let (ours, ..) = trajectory(fused_adamw::<AB, Net<AB>>(&config), start.clone(), 6);
-            let (burns, ..) = trajectory(config.init::<AB, Net<AB>>(), start.clone(), 6);
+            assert!(FusedAdamW::new(&config).fuses::<I>());
+            let start = Net::<A<I>>::new(&device);
+            let (ours, ..) = trajectory(fused_adamw::<A<I>, Net<A<I>>>(&config), start.clone(), 6);
+            let (burns, ..) = trajectory(config.init::<A<I>, Net<A<I>>>(), start.clone(), 6);
             let moved = max_rel_diff(&ours[5], &start.valid().values());
             assert!(moved > 1e-2, "the parameters hardly moved ({moved})");
             for (step, (a, b)) in ours.iter().zip(&burns).enumerate() {
@@ -281,6 +285,17 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn fused_update_equals_burns_adamw() {
+        fused_equals_burn::<NdArray<f32>>();
+    }
+
+    #[cfg(feature = "flex")]
+    #[test]
+    fn fused_update_equals_burns_adamw_on_flex() {
+        fused_equals_burn::<burn::backend::Flex>();
     }
 
     #[test]
