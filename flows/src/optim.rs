@@ -57,9 +57,20 @@ struct AdamWHyper {
     amsgrad: bool,
 }
 
+/// `AdamWConfig` as its serde form spells it: the hyper-parameters and the clipping.
 #[derive(Deserialize)]
-struct Clipping {
+struct AdamWFields {
+    #[serde(flatten)]
+    hyper: AdamWHyper,
     grad_clipping: Option<GradientClippingConfig>,
+}
+
+impl AdamWFields {
+    fn of(config: &AdamWConfig) -> Self {
+        serde_json::to_value(config)
+            .and_then(Self::deserialize)
+            .expect("AdamWConfig's serde form names its hyper-parameters")
+    }
 }
 
 impl std::fmt::Debug for FusedAdamW {
@@ -73,11 +84,8 @@ impl std::fmt::Debug for FusedAdamW {
 impl FusedAdamW {
     /// The optimiser for `config` (the same hyper-parameters as `config.build()`).
     pub fn new(config: &AdamWConfig) -> Self {
-        let json = serde_json::to_value(config).expect("AdamWConfig serialises");
-        let hyper = AdamWHyper::deserialize(json)
-            .expect("AdamWConfig's serde form names its hyper-parameters");
         Self {
-            hyper,
+            hyper: AdamWFields::of(config).hyper,
             burn: config.build(),
         }
     }
@@ -161,8 +169,9 @@ impl AdamWHyper {
         let (f1, f2) = (1.0 - b1, 1.0 - b2);
         let t = i32::try_from(time).unwrap_or(i32::MAX);
         let (c1, c2) = (1.0 - b1.powi(t), 1.0 - b2.powi(t));
+        // As burn: the decay factor in f64, then both to f32.
+        let decay = (1.0 - lr * f64::from(self.weight_decay)) as f32;
         let lr = lr as f32;
-        let decay = 1.0 - (lr as f64 * self.weight_decay as f64) as f32;
         let decayed = self.weight_decay != 0.0;
         for (((p, &g), m), v) in theta.iter_mut().zip(g).zip(m.iter_mut()).zip(v.iter_mut()) {
             *m = *m * b1 + g * f1;
@@ -179,12 +188,15 @@ impl AdamWHyper {
 pub fn fused_adamw<B: AutodiffBackend, M: AutodiffModule<B>>(
     config: &AdamWConfig,
 ) -> OptimizerAdaptor<FusedAdamW, M, B> {
-    let mut optim = OptimizerAdaptor::from(FusedAdamW::new(config));
-    let clipping = serde_json::to_value(config)
-        .ok()
-        .and_then(|json| Clipping::deserialize(json).ok())
-        .and_then(|c| c.grad_clipping);
-    if let Some(clipping) = clipping {
+    let AdamWFields {
+        hyper,
+        grad_clipping,
+    } = AdamWFields::of(config);
+    let mut optim = OptimizerAdaptor::from(FusedAdamW {
+        hyper,
+        burn: config.build(),
+    });
+    if let Some(clipping) = grad_clipping {
         optim = optim.with_grad_clipping(clipping.init());
     }
     optim
